@@ -31,7 +31,8 @@ _PG_init(void)
 							   "The launcher connects to it and starts one SMPP worker per enabled row of nps.smsc.",
 							   &nps_database,
 							   "postgres",
-							   PGC_POSTMASTER,
+							   /* PGC_POSTMASTER cannot be defined after start-up. */
+							   nps_preloaded ? PGC_POSTMASTER : PGC_SUSET,
 							   0,
 							   NULL, NULL, NULL);
 

@@ -40,7 +40,7 @@ END $$;
 DO $$
 BEGIN
     IF NOT ('nps' = ANY (string_to_array(replace(current_setting('shared_preload_libraries'), ' ', ''), ','))) THEN
-        RAISE NOTICE 'nps is not in shared_preload_libraries: the SMPP worker is off'
+        RAISE WARNING 'nps is not in shared_preload_libraries: the SMPP worker is off'
             USING HINT = 'Set shared_preload_libraries = ''pg_cron,nps'' and restart; the SQL interface works meanwhile.';
     END IF;
 END $$;
