@@ -269,95 +269,106 @@ nps_utf8_encode(const char *utf8, size_t len, int *data_coding,
 
 /* ---------------------------------------------------------------------- */
 
-int
-nps_gsm7_to_utf8(const uint8_t *in, size_t len, char *out, size_t outsize)
+/*
+ * Decoders read one character at a time: the code point, CP_NONE for
+ * octets that carry no character, or CP_INVALID.  to_utf8() does the rest.
+ */
+#define CP_NONE		(-2)
+#define CP_INVALID	(-1)
+
+typedef int32_t (*cp_reader) (const uint8_t *in, size_t len, size_t *i);
+
+static int32_t
+gsm7_next(const uint8_t *in, size_t len, size_t *i)
 {
-	size_t		i,
+	uint8_t		c = in[(*i)++];
+	int32_t		cp;
+	size_t		k;
+
+	if (c > 0x7F)
+		return CP_INVALID;
+	if (c != NPS_GSM7_ESC)
+		return gsm7_basic[c];
+	if (*i == len)
+		return CP_NONE;			/* a trailing ESC carries nothing */
+	c = in[(*i)++];
+	if (c > 0x7F)
+		return CP_INVALID;
+	/* 23.038: an unknown extension shows the basic-table character */
+	cp = gsm7_basic[c];
+	for (k = 0; k < N_GSM7_EXT; k++)
+		if (gsm7_ext[k].septet == c)
+			cp = gsm7_ext[k].cp;
+	return cp == NO_GSM ? ' ' : cp;	/* ESC ESC is reserved: a space */
+}
+
+static int32_t
+ucs2_next(const uint8_t *in, size_t len, size_t *i)
+{
+	uint32_t	cp,
+				lo;
+
+	if (*i + 2 > len)
+		return CP_INVALID;		/* truncated code unit */
+	cp = ((uint32_t) in[*i] << 8) | in[*i + 1];
+	*i += 2;
+	if (cp >= 0xDC00 && cp <= 0xDFFF)
+		return CP_INVALID;		/* low surrogate without high */
+	if (cp < 0xD800 || cp > 0xDBFF)
+		return cp == 0 ? CP_NONE : (int32_t) cp;	/* NUL: handset padding */
+	if (*i + 2 > len)
+		return CP_INVALID;		/* pair cut off */
+	lo = ((uint32_t) in[*i] << 8) | in[*i + 1];
+	if (lo < 0xDC00 || lo > 0xDFFF)
+		return CP_INVALID;
+	*i += 2;
+	return (int32_t) (0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00));
+}
+
+static int32_t
+latin1_next(const uint8_t *in, size_t len, size_t *i)
+{
+	uint8_t		c = in[(*i)++];
+
+	return c == 0 ? CP_NONE : c;
+}
+
+static int
+to_utf8(const uint8_t *in, size_t len, char *out, size_t outsize,
+		cp_reader next)
+{
+	size_t		i = 0,
 				pos = 0;
 
-	for (i = 0; i < len; i++)
+	while (i < len)
 	{
-		uint32_t	cp;
+		int32_t		cp = next(in, len, &i);
 		int			rc;
 
-		if (in[i] > 0x7F)
+		if (cp == CP_INVALID)
 			return NPS_CODEC_EINVAL;
-		if (in[i] == NPS_GSM7_ESC)
-		{
-			size_t		k;
-
-			/* a trailing ESC carries nothing */
-			if (++i == len)
-				break;
-			if (in[i] > 0x7F)
-				return NPS_CODEC_EINVAL;
-			/* 23.038: unknown extension -> the basic-table character */
-			cp = gsm7_basic[in[i]];
-			for (k = 0; k < N_GSM7_EXT; k++)
-				if (gsm7_ext[k].septet == in[i])
-					cp = gsm7_ext[k].cp;
-			if (cp == NO_GSM)	/* ESC ESC: reserved, show a space */
-				cp = ' ';
-		}
-		else
-			cp = gsm7_basic[in[i]];
-		if ((rc = utf8_put(cp, out, outsize, &pos)) < 0)
+		if (cp != CP_NONE && (rc = utf8_put((uint32_t) cp, out, outsize, &pos)) < 0)
 			return rc;
 	}
 	return utf8_finish(out, outsize, pos);
+}
+
+int
+nps_gsm7_to_utf8(const uint8_t *in, size_t len, char *out, size_t outsize)
+{
+	return to_utf8(in, len, out, outsize, gsm7_next);
 }
 
 int
 nps_ucs2_to_utf8(const uint8_t *in, size_t len, char *out, size_t outsize)
 {
-	size_t		i,
-				pos = 0;
-
-	if (len % 2 != 0)
-		return NPS_CODEC_EINVAL;	/* truncated code unit */
-	for (i = 0; i < len; i += 2)
-	{
-		uint32_t	cp = ((uint32_t) in[i] << 8) | in[i + 1];
-		int			rc;
-
-		if (cp >= 0xDC00 && cp <= 0xDFFF)
-			return NPS_CODEC_EINVAL;	/* low surrogate without high */
-		if (cp >= 0xD800 && cp <= 0xDBFF)
-		{
-			uint32_t	lo;
-
-			if (i + 4 > len)
-				return NPS_CODEC_EINVAL;	/* pair cut off */
-			lo = ((uint32_t) in[i + 2] << 8) | in[i + 3];
-			if (lo < 0xDC00 || lo > 0xDFFF)
-				return NPS_CODEC_EINVAL;
-			cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-			i += 2;
-		}
-		if (cp == 0)
-			continue;			/* padding some handsets add; text can't hold it */
-		if ((rc = utf8_put(cp, out, outsize, &pos)) < 0)
-			return rc;
-	}
-	return utf8_finish(out, outsize, pos);
+	return to_utf8(in, len, out, outsize, ucs2_next);
 }
 
 int
 nps_latin1_to_utf8(const uint8_t *in, size_t len, char *out, size_t outsize)
 {
-	size_t		i,
-				pos = 0;
-
-	for (i = 0; i < len; i++)
-	{
-		int			rc;
-
-		if (in[i] == 0)
-			continue;
-		if ((rc = utf8_put(in[i], out, outsize, &pos)) < 0)
-			return rc;
-	}
-	return utf8_finish(out, outsize, pos);
+	return to_utf8(in, len, out, outsize, latin1_next);
 }
 
 int
