@@ -298,9 +298,14 @@ decide_yes_no(const ParsedText *pt, Verdict *v)
 	if (first < end && !in_unsure[first] &&
 		(is_answer(tok[first].wclass) || is_word(&tok[first], W_NOT)))
 	{
-		count_answer(&p, tok[first].wclass);
-		for (int i = first + 1; i < end && !in_unsure[i] && is_answer(tok[i].wclass); i++)
+		/* the leading answer words, signs between them ("да/нет") included */
+		for (int i = first; i < end && !in_unsure[i]; i++)
+		{
+			if (tok[i].kind == TOK_NUMBER ||
+				(i > first && tok[i].kind == TOK_WORD && !is_answer(tok[i].wclass)))
+				break;
 			count_answer(&p, tok[i].wclass);
+		}
 	}
 	else
 		for (int i = 0; i < end; i++)
@@ -324,25 +329,34 @@ decide_yes_no(const ParsedText *pt, Verdict *v)
 }
 
 /*
- * An opt-out: the first word is a stop word ("СТОП", "stop", "отписка"), or
- * an unmistakable request stands anywhere ("отписаться", "не пишите").  A
- * comment that only mentions "стоп" in passing is not one.
+ * An opt-out: the first or the last word is a stop word ("СТОП", "stop",
+ * "отписка": "Стоп!", "10. СТОП"), or an unmistakable request stands
+ * anywhere ("отписаться", "не пишите").  A comment that only mentions "стоп"
+ * in the middle of a sentence is not one.  The words of a
+ * request are marked W_OPT_OUT so that they do not count as an answer (the
+ * "не" of "не пишите" is no "no").
  */
 static bool
-says_stop(const ParsedText *pt)
+says_stop(ParsedText *pt)
 {
-	bool		first = true;
+	bool		stop = false;
+	int			first = -1,
+				last = -1;
 
 	for (int i = 0; i < pt->ntokens; i++)
+		if (pt->tokens[i].kind == TOK_WORD)
+			last = i, first = first < 0 ? i : first;
+	for (int i = 0; i < pt->ntokens; i++)
 	{
-		const Token *t = &pt->tokens[i];
+		Token	   *t = &pt->tokens[i];
+		int			n = nps_match_stop_phrase(pt, i);
 
-		if (is_word(t, W_OPT_OUT) || (first && is_word(t, W_STOP)) ||
-			nps_match_stop_phrase(pt, i) > 0)
-			return true;
-		first &= t->kind != TOK_WORD;
+		stop |= is_word(t, W_OPT_OUT) || n > 0 ||
+			((i == first || i == last) && is_word(t, W_STOP));
+		for (int k = 0; k < n; k++)
+			pt->tokens[i + k].wclass = W_OPT_OUT;
 	}
-	return false;
+	return stop;
 }
 
 /* Reads a reply argument: only its first PARSE_MAX_BYTES are detoasted. */
@@ -405,8 +419,10 @@ static void
 decide(FunctionCallInfo fcinfo, Kind kind, int min_score, int max_score, Verdict *v)
 {
 	ParsedText	pt;
+	bool		stop;
 
 	read_reply(fcinfo, &pt);
+	stop = says_stop(&pt);
 	if (pt.norm_len == 0)
 		set_verdict(v, ST_EMPTY, pt.blank ? "blank reply" : "no letters or digits");
 	else if (kind == KIND_SCORE)
@@ -415,7 +431,7 @@ decide(FunctionCallInfo fcinfo, Kind kind, int min_score, int max_score, Verdict
 		decide_yes_no(&pt, v);
 	else
 		set_ok(v, false, 0);
-	if (says_stop(&pt))
+	if (stop)
 	{
 		bool		keep = v->status == ST_OK && v->has_score;
 
