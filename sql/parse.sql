@@ -301,10 +301,10 @@ ORDER BY c.id;
 SELECT kind, count(*) AS cases, count(DISTINCT want_status) AS statuses
 FROM reply_case GROUP BY ROLLUP (kind) ORDER BY kind;
 
--- Every verdict, for reading.  Long inputs are cut at 40 characters.
+-- Every verdict, for reading.  Long inputs are cut at 20 characters.
 SELECT c.id, c.kind,
        CASE WHEN c.min_score = 0 AND c.max_score = 10 THEN '' ELSE c.min_score || '..' || c.max_score END AS scale,
-       CASE WHEN length(c.input) > 40 THEN left(c.input, 40) || '… (' || length(c.input) || ' chars)'
+       CASE WHEN length(c.input) > 30 THEN left(c.input, 20) || '… (' || length(c.input) || ' chars)'
             ELSE regexp_replace(c.input, '[[:cntrl:]]', '^', 'g') END AS input,
        r.status, r.score, r.reason
 FROM reply_case c, nps.parse_reply(c.input, c.kind, c.min_score, c.max_score) r

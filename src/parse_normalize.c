@@ -225,8 +225,9 @@ classify(Builder *b, pg_wchar cp)
 	{
 		pg_wchar	lower = cp < 0x410 ? cp + 0x50 : cp < 0x430 ? cp + 0x20 : cp;
 
-		if (lower == 0x451)		/* ё -> е */
-			lower = 0x435;
+		/* ё -> е, which then is the look-alike of e, as it is in the output */
+		if (lower == 0x451)
+			cp = lower = 0x435;
 		push(b, lower, CH_LETTER, SCRIPT_CYRILLIC, cyrillic_twin(cp));
 	}
 	else if (cp >= 0x460 && cp <= 0x52F)
