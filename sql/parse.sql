@@ -112,6 +112,9 @@ INSERT INTO reply_case (input, kind, want_status, want_score) VALUES
     ('ждал 2 часа, 3', 'score', 'ok', 3),
     ('3, ждал 40 минут', 'score', 'ok', 3),
     ('5 - ждал 2-3 дня', 'score', 'ok', 5),
+    ('2 раза звонил, 4', 'score', 'ok', 4),
+    ('кол', 'score', 'ok', 1),
+    ('5, один специалист на 3 окна', 'score', 'ambiguous', NULL),
     -- ambiguous: several numbers, ranges, fractions
     ('9-10', 'score', 'ambiguous', NULL),
     ('9 - 10', 'score', 'ambiguous', NULL),
@@ -231,6 +234,10 @@ INSERT INTO reply_case (input, kind, want_status, want_score) VALUES
     ('нет, но было вежливо', 'yes_no', 'ok', 0),
     ('not really', 'yes_no', 'ok', 0),
     ('никак', 'yes_no', 'ok', 0),
+    ('однако да', 'yes_no', 'ok', 1),
+    ('Het', 'yes_no', 'unparsed', NULL),
+    ('1', 'yes_no', 'unparsed', NULL),
+    ('незнаю', 'yes_no', 'unparsed', NULL),
     ('не знаю', 'yes_no', 'unparsed', NULL),
     ('Не помню', 'yes_no', 'unparsed', NULL),
     ('хз', 'yes_no', 'unparsed', NULL),
@@ -271,6 +278,7 @@ INSERT INTO reply_case (input, kind, want_status, want_score) VALUES
     ('Больше не пишите мне', 'text', 'stop', NULL),
     ('хватит присылать смс', 'text', 'stop', NULL),
     ('прекратите рассылку', 'text', 'stop', NULL),
+    ('хватит слать', 'text', 'stop', NULL),
     ('Спасибо. СТОП', 'text', 'stop', NULL),
     ('стоп, надоели', 'score', 'stop', NULL),
     ('в салоне нажали стоп и всё сломалось', 'text', 'ok', NULL),
@@ -301,10 +309,10 @@ ORDER BY c.id;
 SELECT kind, count(*) AS cases, count(DISTINCT want_status) AS statuses
 FROM reply_case GROUP BY ROLLUP (kind) ORDER BY kind;
 
--- Every verdict, for reading.  Long inputs are cut at 20 characters.
+-- Every verdict, for reading.  Inputs over 40 characters are cut at 20.
 SELECT c.id, c.kind,
        CASE WHEN c.min_score = 0 AND c.max_score = 10 THEN '' ELSE c.min_score || '..' || c.max_score END AS scale,
-       CASE WHEN length(c.input) > 30 THEN left(c.input, 20) || '… (' || length(c.input) || ' chars)'
+       CASE WHEN length(c.input) > 40 THEN left(c.input, 20) || '… (' || length(c.input) || ' chars)'
             ELSE regexp_replace(c.input, '[[:cntrl:]]', '^', 'g') END AS input,
        r.status, r.score, r.reason
 FROM reply_case c, nps.parse_reply(c.input, c.kind, c.min_score, c.max_score) r

@@ -270,7 +270,8 @@ decide_yes_no(const ParsedText *pt, Verdict *v)
 		minus += tok[i].kind == TOK_DASH;
 		if (first < 0 && (tok[i].kind == TOK_WORD || tok[i].kind == TOK_NUMBER))
 			first = i;
-		if (end == pt->ntokens && is_word(&tok[i], W_BUT))
+		/* "но ..." at the very start ("однако да") cuts nothing */
+		if (end == pt->ntokens && first >= 0 && first < i && is_word(&tok[i], W_BUT))
 			end = i;
 	}
 	/* a reply of signs only: "+" (or a thumbs-up) is a yes, "-" a no */
