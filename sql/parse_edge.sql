@@ -90,3 +90,19 @@ SELECT p.proname, p.provolatile, p.proisstrict, p.proparallel
 FROM pg_proc p WHERE p.pronamespace = 'nps'::regnamespace
   AND p.proname IN ('parse_reply', 'parse_score', 'parse_yes_no', 'is_stop', 'normalize_reply')
 ORDER BY p.proname;
+
+-- A stored, compressed, out-of-line value: only its first 8000 bytes are fetched.
+CREATE TEMP TABLE big_reply (body text);
+INSERT INTO big_reply VALUES (repeat('девять ', 200000)), ('стоп ' || repeat('x', 900000));
+SELECT pg_column_size(body) < octet_length(body) AS compressed, r.*
+FROM big_reply, nps.parse_reply(body, 'score') r;
+
+-- The parser reads UTF-8 only: a database in another encoding is told so.
+CREATE DATABASE nps_parse_ascii ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0;
+\c nps_parse_ascii
+-- (the C function alone: the whole extension may need things this database lacks)
+CREATE FUNCTION normalize_reply(text) RETURNS text AS 'nps', 'nps_normalize_reply' LANGUAGE C STRICT;
+SELECT normalize_reply('9');
+\echo :LAST_ERROR_SQLSTATE
+\c contrib_regression
+DROP DATABASE nps_parse_ascii;

@@ -360,9 +360,12 @@ says_stop(ParsedText *pt)
 	return stop;
 }
 
-/* Reads a reply argument: only its first PARSE_MAX_BYTES are detoasted. */
+/*
+ * Reads the reply (argument 0) into its canonical form, and its tokens when
+ * asked; only its first PARSE_MAX_BYTES are detoasted.
+ */
 static void
-read_reply(FunctionCallInfo fcinfo, ParsedText *pt)
+read_reply(FunctionCallInfo fcinfo, ParsedText *pt, bool tokens)
 {
 	text	   *body;
 
@@ -374,7 +377,8 @@ read_reply(FunctionCallInfo fcinfo, ParsedText *pt)
 				 errhint("Create the nps database with ENCODING 'UTF8'.")));
 	body = DatumGetTextPSlice(PG_GETARG_DATUM(0), 0, PARSE_MAX_BYTES);
 	nps_normalize(VARDATA_ANY(body), VARSIZE_ANY_EXHDR(body), pt);
-	nps_tokenize(pt);
+	if (tokens)
+		nps_tokenize(pt);
 }
 
 static void
@@ -422,7 +426,7 @@ decide(FunctionCallInfo fcinfo, Kind kind, int min_score, int max_score, Verdict
 	ParsedText	pt;
 	bool		stop;
 
-	read_reply(fcinfo, &pt);
+	read_reply(fcinfo, &pt, true);
 	stop = says_stop(&pt);
 	if (pt.norm_len == 0)
 		set_verdict(v, ST_EMPTY, pt.blank ? "blank reply" : "no letters or digits");
@@ -512,7 +516,7 @@ nps_is_stop(PG_FUNCTION_ARGS)
 {
 	ParsedText	pt;
 
-	read_reply(fcinfo, &pt);
+	read_reply(fcinfo, &pt, true);
 	PG_RETURN_BOOL(says_stop(&pt));
 }
 
@@ -521,6 +525,6 @@ nps_normalize_reply(PG_FUNCTION_ARGS)
 {
 	ParsedText	pt;
 
-	read_reply(fcinfo, &pt);
+	read_reply(fcinfo, &pt, false);
 	PG_RETURN_TEXT_P(cstring_to_text_with_len(pt.norm, pt.norm_len));
 }
