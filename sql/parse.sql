@@ -115,6 +115,9 @@ INSERT INTO reply_case (input, kind, want_status, want_score) VALUES
     ('2 раза звонил, 4', 'score', 'ok', 4),
     ('кол', 'score', 'ok', 1),
     ('5, один специалист на 3 окна', 'score', 'ambiguous', NULL),
+    -- digits win over number words
+    ('10, консультант был один на весь салон', 'score', 'ok', 10),
+    ('5 или шесть', 'score', 'ok', 5),
     -- ambiguous: several numbers, ranges, fractions
     ('9-10', 'score', 'ambiguous', NULL),
     ('9 - 10', 'score', 'ambiguous', NULL),
@@ -251,6 +254,7 @@ INSERT INTO reply_case (input, kind, want_status, want_score) VALUES
     ('всё хорошо', 'yes_no', 'unparsed', NULL),
     ('10', 'yes_no', 'unparsed', NULL),
     ('ничего не объяснили', 'yes_no', 'unparsed', NULL),
+    ('объяснил', 'yes_no', 'unparsed', NULL),
     ('', 'yes_no', 'empty', NULL),
     ('!!!', 'yes_no', 'empty', NULL),
     ('да. стоп', 'yes_no', 'stop', 1),

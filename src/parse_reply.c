@@ -104,28 +104,30 @@ format_number(char *buf, size_t size, const Token *t, int64 value)
 		snprintf(buf, size, INT64_FORMAT, value);
 }
 
+/* The numbers of a reply, as a score question reads them. */
+typedef struct Numbers
+{
+	const Token *scale;			/* first number after "/", "из", "of" */
+	const Token *fraction;		/* first "8.5" */
+	const Token *range_from;	/* first "9-10" */
+	const Token *range_to;
+	const Token *tok[16];		/* the different values, in order */
+	int64		value[16];
+	int			n;
+	bool		more;			/* more different values than value[] holds */
+} Numbers;
+
 /*
- * Score questions.  Every number in the reply (digits or a number word)
- * counts, except a scale ("/10", "из 10", "из десяти") and a quantity
- * ("2 часа").  One value (repeated or not) is the score; more than one
- * different value, a range ("9-10") or a fraction ("8.5") is ambiguous.
+ * Collects the numbers of a reply; number words count only when words is
+ * set.  A scale ("/10", "из 10", "из десяти") and a quantity ("2 часа") are
+ * not numbers of the answer.
  */
 static void
-decide_score(const ParsedText *pt, int min_score, int max_score, Verdict *v)
+collect_numbers(const ParsedText *pt, bool words, Numbers *nums)
 {
 	const Token *tok = pt->tokens;
-	const Token *scale = NULL,
-			   *fraction = NULL,
-			   *range_from = NULL,
-			   *range_to = NULL;
-	const Token *seen_tok[16];
-	int64		seen[16];
-	int			nseen = 0;
-	bool		more = false;	/* more different numbers than seen[] holds */
-	char		a[32],
-				b[32],
-				c[32];
 
+	memset(nums, 0, sizeof(Numbers));
 	for (int i = 0; i < pt->ntokens; i++)
 	{
 		const Token *t = &tok[i];
@@ -137,10 +139,12 @@ decide_score(const ParsedText *pt, int min_score, int max_score, Verdict *v)
 			continue;
 		if (i > 0 && (tok[i - 1].kind == TOK_SLASH || is_word(&tok[i - 1], W_SCALE)))
 		{
-			if (scale == NULL)
-				scale = t;
+			if (nums->scale == NULL)
+				nums->scale = t;
 			continue;
 		}
+		if (t->kind == TOK_WORD && !words)
+			continue;
 		/* "-1" is negative; "9-10" and "оценка - 8" are not */
 		if (i > 0 && tok[i - 1].kind == TOK_DASH && !t->spaced &&
 			(i < 2 || tok[i - 1].spaced || !is_number(&tok[i - 2])))
@@ -156,67 +160,90 @@ decide_score(const ParsedText *pt, int min_score, int max_score, Verdict *v)
 		}
 		if (t->fraction || tok[last].fraction)
 		{
-			if (fraction == NULL)
-				fraction = t->fraction ? t : &tok[last];
+			if (nums->fraction == NULL)
+				nums->fraction = t->fraction ? t : &tok[last];
 			i = last;
 			continue;
 		}
 		if (last != i && tok[last].value != value)
 		{
-			if (range_from == NULL)
-				range_from = t, range_to = &tok[last];
+			if (nums->range_from == NULL)
+				nums->range_from = t, nums->range_to = &tok[last];
 			i = last;
 			continue;
 		}
 		i = last;
-		for (int k = 0; k < nseen; k++)
-			known |= seen[k] == value;
-		if (!known && nseen < lengthof(seen))
-			seen_tok[nseen] = t, seen[nseen++] = value;
+		for (int k = 0; k < nums->n; k++)
+			known |= nums->value[k] == value;
+		if (!known && nums->n < lengthof(nums->value))
+		{
+			nums->tok[nums->n] = t;
+			nums->value[nums->n++] = value;
+		}
 		else if (!known)
-			more = true;
+			nums->more = true;
 	}
+}
 
-	if (fraction != NULL)
+/*
+ * Score questions.  One value (repeated or not) is the score; more than one
+ * different value, a range ("9-10") or a fraction ("8.5") is ambiguous.
+ * Digits win over number words: in "10, консультант был один на весь салон"
+ * the words are a comment; a reply without digits is read for number words.
+ */
+static void
+decide_score(const ParsedText *pt, int min_score, int max_score, Verdict *v)
+{
+	Numbers		nums;
+	char		a[32],
+				b[32],
+				c[32];
+
+	collect_numbers(pt, false, &nums);
+	if (nums.n == 0 && nums.fraction == NULL && nums.range_from == NULL)
+		collect_numbers(pt, true, &nums);
+
+	if (nums.fraction != NULL)
 	{
-		format_number(a, sizeof(a), fraction, fraction->value);
+		format_number(a, sizeof(a), nums.fraction, nums.fraction->value);
 		set_verdict(v, ST_AMBIGUOUS, "fractional number %s", a);
 	}
-	else if (range_from != NULL)
+	else if (nums.range_from != NULL)
 	{
-		format_number(a, sizeof(a), range_from, range_from->value);
-		format_number(b, sizeof(b), range_to, range_to->value);
+		format_number(a, sizeof(a), nums.range_from, nums.range_from->value);
+		format_number(b, sizeof(b), nums.range_to, nums.range_to->value);
 		set_verdict(v, ST_AMBIGUOUS, "a range %s-%s, not one number", a, b);
 	}
-	else if (nseen == 0)
+	else if (nums.n == 0)
 		set_verdict(v, ST_UNPARSED, "no number found");
-	else if (nseen > 1)
+	else if (nums.n > 1)
 	{
-		format_number(a, sizeof(a), seen_tok[0], seen[0]);
-		format_number(b, sizeof(b), seen_tok[1], seen[1]);
-		if (nseen == 2)
+		format_number(a, sizeof(a), nums.tok[0], nums.value[0]);
+		format_number(b, sizeof(b), nums.tok[1], nums.value[1]);
+		if (nums.n == 2)
 			set_verdict(v, ST_AMBIGUOUS, "two different numbers: %s and %s", a, b);
 		else
 		{
-			format_number(c, sizeof(c), seen_tok[2], seen[2]);
+			format_number(c, sizeof(c), nums.tok[2], nums.value[2]);
 			set_verdict(v, ST_AMBIGUOUS, "%d%s different numbers: %s, %s, %s%s",
-						nseen, more ? " or more" : "", a, b, c, nseen > 3 ? ", ..." : "");
+						nums.n, nums.more ? " or more" : "", a, b, c,
+						nums.n > 3 ? ", ..." : "");
 		}
 	}
-	else if (scale != NULL && scale->value != max_score)
+	else if (nums.scale != NULL && nums.scale->value != max_score)
 	{
-		format_number(a, sizeof(a), seen_tok[0], seen[0]);
-		format_number(b, sizeof(b), scale, scale->value);
+		format_number(a, sizeof(a), nums.tok[0], nums.value[0]);
+		format_number(b, sizeof(b), nums.scale, nums.scale->value);
 		set_verdict(v, ST_AMBIGUOUS, "score %s is given out of %s, the scale is %d..%d",
 					a, b, min_score, max_score);
 	}
-	else if (seen[0] < min_score || seen[0] > max_score)
+	else if (nums.value[0] < min_score || nums.value[0] > max_score)
 	{
-		format_number(a, sizeof(a), seen_tok[0], seen[0]);
+		format_number(a, sizeof(a), nums.tok[0], nums.value[0]);
 		set_verdict(v, ST_OUT_OF_RANGE, "score %s is outside %d..%d", a, min_score, max_score);
 	}
 	else
-		set_ok(v, true, (int) seen[0]);
+		set_ok(v, true, (int) nums.value[0]);
 }
 
 typedef struct Polarity
