@@ -45,11 +45,18 @@ WHERE nps.parse_score(b, 0, 10) IS DISTINCT FROM (nps.parse_reply(b, 'score')).s
    OR nps.parse_yes_no(b) IS DISTINCT FROM ((nps.parse_reply(b, 'yes_no')).score = 1)
    OR nps.is_stop(b) IS DISTINCT FROM ((nps.parse_reply(b, 'text')).status = 'stop');
 
--- STRICT: a NULL argument gives NULL.
+-- A NULL reply gives NULL.  parse_reply takes a NULL scale for yes_no and
+-- text questions (nps.question keeps it NULL for them); a score question needs one.
 SELECT nps.parse_reply(NULL, 'score') IS NULL AS null_body,
        nps.parse_reply('9', NULL) IS NULL AS null_kind,
        nps.parse_score('9', NULL, 10) IS NULL AS null_min,
-       nps.normalize_reply(NULL) IS NULL AS null_normalize;
+       nps.normalize_reply(NULL) IS NULL AS null_normalize,
+       nps.is_stop(NULL) IS NULL AS null_stop;
+SELECT q.kind, r.*
+FROM (VALUES ('yes_no'), ('text')) q(kind),
+     nps.parse_reply('Да', q.kind, NULL, NULL) r;
+SELECT nps.parse_reply('9', 'score', NULL, 10);
+\echo :LAST_ERROR_SQLSTATE
 
 -- Invalid arguments are errors; replies never are.
 SELECT nps.parse_reply('9', 'rating');

@@ -493,17 +493,35 @@ verdict_tupdesc(FunctionCallInfo fcinfo)
 	return desc;
 }
 
+/*
+ * Not STRICT: nps.question keeps min_score and max_score NULL for yes_no and
+ * text questions, so the reply trigger can pass a question's columns as they
+ * are.  A NULL reply or kind still gives NULL.
+ */
 Datum
 nps_parse_reply(PG_FUNCTION_ARGS)
 {
-	Kind		kind = parse_kind(PG_GETARG_TEXT_PP(1));
-	int			min_score = PG_GETARG_INT32(2);
-	int			max_score = PG_GETARG_INT32(3);
+	Kind		kind;
+	int			min_score = 0;
+	int			max_score = 0;
 	Verdict		v;
 	Datum		values[3];
 	bool		nulls[3] = {false, false, false};
 
-	check_range(min_score, max_score);
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		PG_RETURN_NULL();
+	kind = parse_kind(PG_GETARG_TEXT_PP(1));
+	if (kind == KIND_SCORE && (PG_ARGISNULL(2) || PG_ARGISNULL(3)))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("a score question needs min_score and max_score"),
+				 errhint("Pass the scale of the question, as in nps.parse_reply(body, 'score', 0, 10).")));
+	if (kind == KIND_SCORE)
+	{
+		min_score = PG_GETARG_INT32(2);
+		max_score = PG_GETARG_INT32(3);
+		check_range(min_score, max_score);
+	}
 	decide(fcinfo, kind, min_score, max_score, &v);
 	values[0] = CStringGetTextDatum(status_names[v.status]);
 	values[1] = Int16GetDatum((int16) v.score);
