@@ -97,7 +97,8 @@ static void
 format_number(char *buf, size_t size, const Token *t, int64 value)
 {
 	if (t->kind == TOK_NUMBER && t->value >= PARSE_NUMBER_CAP)
-		snprintf(buf, size, "%s%.12s...", value < 0 ? "-" : "", t->text);
+		snprintf(buf, size, "%s%.*s%s", value < 0 ? "-" : "", Min(t->len, 12), t->text,
+				 t->len > 12 ? "..." : "");
 	else if (t->kind == TOK_NUMBER && t->fraction)
 		snprintf(buf, size, "%.*s", Min(t->len, 20), t->text);
 	else
