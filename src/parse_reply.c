@@ -361,9 +361,9 @@ decide_yes_no(const ParsedText *pt, Verdict *v)
  * An opt-out: the first or the last word is a stop word ("СТОП", "stop",
  * "отписка": "Стоп!", "10. СТОП"), or an unmistakable request stands
  * anywhere ("отписаться", "не пишите").  A comment that only mentions "стоп"
- * in the middle of a sentence is not one.  The words of a
- * request are marked W_OPT_OUT so that they do not count as an answer (the
- * "не" of "не пишите" is no "no").
+ * in the middle of a sentence is not one.  The words of a request are
+ * marked W_OPT_OUT so that they do not count as an answer (the "не" of
+ * "не пишите" is no "no").
  */
 static bool
 says_stop(ParsedText *pt)
