@@ -130,6 +130,8 @@ INSERT INTO reply_case (input, kind, want_status, want_score) VALUES
     ('9 - 10', 'score', 'ambiguous', NULL),
     ('9–10', 'score', 'ambiguous', NULL),
     ('7-8 баллов', 'score', 'ambiguous', NULL),
+    ('девять-десять', 'score', 'ambiguous', NULL),
+    ('семь-восемь баллов', 'score', 'ambiguous', NULL),
     ('10-10', 'score', 'ok', 10),
     ('7 и 9', 'score', 'ambiguous', NULL),
     ('7 или 8', 'score', 'ambiguous', NULL),
