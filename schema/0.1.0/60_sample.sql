@@ -139,11 +139,11 @@ BEGIN
             USING ERRCODE = 'no_data_found', HINT = 'Run nps.generate_network() first.';
     END IF;
 
-    -- Subscribers are drawn from a pool a little smaller than the number of
-    -- visits, so some customers come twice (the fatigue rule then applies).
+    -- Subscribers are drawn from a pool five times the number of visits, so
+    -- about one customer in ten comes twice (the fatigue rule then applies).
     INSERT INTO nps.visit (msisdn, salon_code, occurred_at, channel, specialist, external_ref)
     SELECT '79' || lpad((floor(nps.sample_random(p_seed, floor(nps.sample_random(p_seed, i, 'who')
-                          * coalesce(p_subscribers, greatest(p_count * 9 / 10, 1)))::bigint, 'msisdn')
+                          * coalesce(p_subscribers, greatest(p_count * 5, 1)))::bigint, 'msisdn')
                           * 1e9))::text, 9, '0'),
            salons[si],
            p_from + (p_until - p_from) * nps.sample_random(p_seed, i, 'when'),
