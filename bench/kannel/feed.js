@@ -1,0 +1,92 @@
+#!/usr/bin/env node
+// Feeds N messages into Kannel's smsbox through HTTP sendsms, with keep-alive
+// connections, and prints one JSON line of figures on stdout.
+//
+//   node feed.js --url http://127.0.0.1:13013/cgi-bin/sendsms --n 100000 \
+//                --dlr-url http://127.0.0.1:PORT/dlr [--conc 10] [--coding ucs2|gsm]
+//
+// Message i goes to the distinct number 79XXXXXXXXX = 79 000 000 000 + i, from
+// short code 0650 + i % 10, with dlr-mask=3 (delivered or failed) and a
+// dlr-url that names i, so the DLR sink can count each receipt once.
+// smsbox's listen backlog is 10: more than 10 concurrent connections stall.
+'use strict';
+const http = require('http');
+
+const TEXT = {
+	// 64 characters: one UCS-2 part (at most 70).
+	ucs2: 'Оцените, пожалуйста, визит в салон от 0 до 10. Ответ бесплатный.',
+	// 64 characters: one GSM-7 part (at most 160).
+	gsm: 'Please rate your visit to the salon from 0 to 10. Reply is free.',
+};
+
+function parseArgs(argv) {
+	const a = { conc: 10, coding: 'ucs2' };
+	for (let i = 2; i < argv.length; i += 2) {
+		const k = argv[i].replace(/^--/, ''), v = argv[i + 1];
+		if (v === undefined) throw new Error(`missing value for ${argv[i]}`);
+		a[k.replace(/-(.)/g, (_, c) => c.toUpperCase())] = v;
+	}
+	a.n = Number(a.n);
+	a.conc = Number(a.conc);
+	if (!a.url || !a.dlrUrl || !(a.n > 0) || !(a.conc > 0) || !TEXT[a.coding])
+		throw new Error('usage: feed.js --url URL --dlr-url URL --n N [--conc C] [--coding ucs2|gsm]');
+	return a;
+}
+
+function query(a, i) {
+	const p = new URLSearchParams({
+		username: 'bench', password: 'bench',
+		from: '065' + (i % 10), to: String(79000000000 + i),
+		text: TEXT[a.coding],
+		'dlr-mask': '3',
+		'dlr-url': `${a.dlrUrl}?i=${i}&t=%d`,
+	});
+	if (a.coding === 'ucs2') { p.set('coding', '2'); p.set('charset', 'utf-8'); }
+	return p.toString();
+}
+
+function main() {
+	const a = parseArgs(process.argv);
+	const base = new URL(a.url);
+	const agent = new http.Agent({ keepAlive: true, maxSockets: a.conc });
+	const res = { sent: 0, accepted: 0, rejected: 0, errors: 0, first_ms: 0, last_ms: 0, sample_error: '' };
+	let next = 0;
+
+	function one(done) {
+		if (next >= a.n) return done();
+		const i = next++;
+		if (res.sent++ === 0) res.first_ms = Date.now();
+		const req = http.get({
+			agent, host: base.hostname, port: base.port,
+			path: `${base.pathname}?${query(a, i)}`,
+		}, (r) => {
+			let body = '';
+			r.setEncoding('utf8');
+			r.on('data', (d) => { body += d; });
+			r.on('end', () => {
+				if (r.statusCode === 202 || r.statusCode === 200) res.accepted++;
+				else { res.rejected++; res.sample_error ||= `${r.statusCode} ${body.trim()}`; }
+				res.last_ms = Date.now();
+				one(done);
+			});
+		});
+		req.on('error', (e) => {
+			res.errors++;
+			res.sample_error ||= e.message;
+			res.last_ms = Date.now();
+			one(done);
+		});
+	}
+
+	let running = a.conc;
+	const finish = () => {
+		if (--running > 0) return;
+		agent.destroy();
+		res.seconds = (res.last_ms - res.first_ms) / 1000;
+		res.rate = res.seconds > 0 ? Math.round(res.accepted / res.seconds) : 0;
+		process.stdout.write(JSON.stringify(res) + '\n');
+	};
+	for (let c = 0; c < a.conc; c++) one(finish);
+}
+
+main();
