@@ -3,7 +3,7 @@
 // connections, and prints one JSON line of figures on stdout.
 //
 //   node feed.js --url http://127.0.0.1:13013/cgi-bin/sendsms --n 100000 \
-//                --dlr-url http://127.0.0.1:PORT/dlr [--conc 10] [--coding ucs2|gsm]
+//                --dlr-url http://127.0.0.1:PORT/dlr --text TEXT [--conc 10] [--ucs2 1]
 //
 // Message i goes to the distinct number 79XXXXXXXXX = 79 000 000 000 + i, from
 // short code 0650 + i % 10, with dlr-mask=3 (delivered or failed) and a
@@ -12,15 +12,8 @@
 'use strict';
 const http = require('http');
 
-const TEXT = {
-	// 64 characters: one UCS-2 part (at most 70).
-	ucs2: 'Оцените, пожалуйста, визит в салон от 0 до 10. Ответ бесплатный.',
-	// 64 characters: one GSM-7 part (at most 160).
-	gsm: 'Please rate your visit to the salon from 0 to 10. Reply is free.',
-};
-
 function parseArgs(argv) {
-	const a = { conc: 10, coding: 'ucs2' };
+	const a = { conc: 10, ucs2: '0' };
 	for (let i = 2; i < argv.length; i += 2) {
 		const k = argv[i].replace(/^--/, ''), v = argv[i + 1];
 		if (v === undefined) throw new Error(`missing value for ${argv[i]}`);
@@ -28,8 +21,8 @@ function parseArgs(argv) {
 	}
 	a.n = Number(a.n);
 	a.conc = Number(a.conc);
-	if (!a.url || !a.dlrUrl || !(a.n > 0) || !(a.conc > 0) || !TEXT[a.coding])
-		throw new Error('usage: feed.js --url URL --dlr-url URL --n N [--conc C] [--coding ucs2|gsm]');
+	if (!a.url || !a.dlrUrl || !a.text || !(a.n > 0) || !(a.conc > 0))
+		throw new Error('usage: feed.js --url URL --dlr-url URL --text TEXT --n N [--conc C] [--ucs2 1]');
 	return a;
 }
 
@@ -37,11 +30,12 @@ function query(a, i) {
 	const p = new URLSearchParams({
 		username: 'bench', password: 'bench',
 		from: '065' + (i % 10), to: String(79000000000 + i),
-		text: TEXT[a.coding],
+		text: a.text,
 		'dlr-mask': '3',
 		'dlr-url': `${a.dlrUrl}?i=${i}&t=%d`,
 	});
-	if (a.coding === 'ucs2') { p.set('coding', '2'); p.set('charset', 'utf-8'); }
+	// coding=2: UCS-2 on the air; charset: the text parameter is UTF-8.
+	if (a.ucs2 === '1') { p.set('coding', '2'); p.set('charset', 'utf-8'); }
 	return p.toString();
 }
 

@@ -19,6 +19,7 @@
 #   WINDOW             Kannel's max-pending-submits (100)
 #   STALL              seconds without a new receipt before giving up (60)
 #   STORE=1           keep Kannel's message store on disk (store-type = file)
+#   BLAST=0            skip the bench/smpp-blast ceiling run
 #   KEEP=1             keep the temporary directory (configs and logs)
 #
 # Needs: apt-get install -y kannel; node; curl; make -C sim (nps-smsc-sim).
@@ -28,6 +29,13 @@ N=${1:-100000}
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 CODING=${CODING:-ucs2}
+case $CODING in
+# 64 characters: one UCS-2 part (at most 70).
+ucs2) TEXT='Оцените, пожалуйста, визит в салон от 0 до 10. Ответ бесплатный.' ;;
+# 64 characters: one GSM-7 part (at most 160).
+gsm) TEXT='Please rate your visit to the salon from 0 to 10. Reply is free.' ;;
+*) echo "kannel-bench: CODING must be ucs2 or gsm" >&2; exit 1 ;;
+esac
 CONC=${CONC:-10}
 WINDOW=${WINDOW:-100}
 STALL=${STALL:-60}
@@ -114,6 +122,18 @@ sink_receipts() {
 }
 now_ms() { local t=${EPOCHREALTIME/./}; echo "${t:0:-3}"; }
 
+# The ceiling: the bare libsmpp34 client of the sim branch, same simulator,
+# same messages, same window, run before Kannel so the two do not compete.
+blast_line=''
+if [ "${BLAST:-1}" = 1 ]; then
+	blast=$root/bench/smpp-blast
+	[ -x "$blast" ] || make -s -C "$root/sim" ../bench/smpp-blast >&2 || die "cannot build $blast"
+	blast_line=$("$blast" --port "$SIM_PORT" --count "$N" --window "$WINDOW" \
+		--system-id "$SIM_SYSTEM_ID" --password "$SIM_PASSWORD" \
+		--text "$TEXT" --same-text) || die "smpp-blast failed: $blast_line"
+	echo "kannel-bench: smpp-blast $blast_line" >&2
+fi
+
 store=''
 [ "${STORE:-}" = 1 ] && store="store-type = file\\nstore-location = \"$dir/kannel.store\""
 
@@ -165,7 +185,7 @@ echo "kannel-bench: N=$N coding=$CODING conc=$CONC window=$WINDOW sim=127.0.0.1:
 
 node "$here/feed.js" --url "http://127.0.0.1:$SENDSMS_PORT/cgi-bin/sendsms" \
 	--dlr-url "http://127.0.0.1:$DLR_PORT/dlr" --n "$N" --conc "$CONC" \
-	--coding "$CODING" >"$dir/feed.json" &
+	--text "$TEXT" --ucs2 "$([ "$CODING" = ucs2 ] && echo 1 || echo 0)" >"$dir/feed.json" &
 feeder=$!
 pids+=($feeder)
 
@@ -194,22 +214,26 @@ after=$STATS
 
 feed=$(cat "$dir/feed.json")
 node -e '
-	const [f, s, N, subMs, before, after] = [JSON.parse(process.argv[1]),
+	const [f, s, N, subMs, before, after, blast] = [JSON.parse(process.argv[1]),
 		JSON.parse(process.argv[2]), Number(process.argv[3]), Number(process.argv[4]),
-		process.argv[5], process.argv[6]];
+		process.argv[5], process.argv[6], process.argv[7]];
 	const kv = (l) => Object.fromEntries(l.split(/\s+/).filter((w) => w.includes("="))
-		.map((w) => w.split("=")).map(([k, v]) => [k, Number(v)]));
-	const b = kv(before), a = kv(after);
+		.map((w) => w.split("=")).map(([k, v]) => [k, parseFloat(v)]));
+	const b = kv(before), a = kv(after), bl = kv(blast);
 	const sec = (t) => (t - f.first_ms) / 1000;
 	const secs = s.receipts ? sec(s.last_ms) : NaN;
+	const rate = Math.round(s.receipts / secs);
 	console.error(`sendsms: ${f.accepted} accepted, ${f.rejected} rejected, ${f.errors} errors` +
 		` in ${f.seconds.toFixed(2)} s (${f.rate}/s)` + (f.sample_error ? `; first error: ${f.sample_error}` : ""));
 	if (subMs) console.error(`submit_sm: ${N} at the simulator after ${sec(subMs).toFixed(2)} s` +
 		` (${Math.round(N / sec(subMs))}/s)`);
 	console.error(`receipts: ${s.receipts} recorded (${s.delivered} delivered, ${s.failed} failed,` +
 		` ${s.duplicates} duplicates) after ${secs.toFixed(2)} s`);
-	if (Object.keys(a).length) console.error("sim: " + ["submits", "receipts_sent", "receipts_acked",
-		"throttled", "generic_nacks", "undecodable"].map((k) => `${k}=${a[k] - (b[k] || 0)}`).join(" "));
-	console.log(`kannel messages=${N} seconds=${secs.toFixed(2)} rate=${Math.round(s.receipts / secs)}/s` +
-		` receipts=${s.receipts}`);
-' "$feed" "$(curl -fs "http://127.0.0.1:$DLR_PORT/stats")" "$N" "${submit_ms:-0}" "$before" "$after"
+	if (Object.keys(a).length) console.error("sim (Kannel run): " + ["submits", "receipts_sent",
+		"receipts_acked", "throttled", "generic_nacks", "undecodable"]
+		.map((k) => `${k}=${a[k] - (b[k] || 0)}`).join(" "));
+	if (bl.rate) console.error(`smpp-blast ${bl.rate}/s, Kannel ${rate}/s:` +
+		` Kannel reaches ${(rate / bl.rate).toFixed(3)} of the bare-client ceiling`);
+	console.log(`kannel messages=${N} seconds=${secs.toFixed(2)} rate=${rate}/s receipts=${s.receipts}`);
+' "$feed" "$(curl -fs "http://127.0.0.1:$DLR_PORT/stats")" "$N" "${submit_ms:-0}" "$before" "$after" \
+	"$blast_line"
