@@ -5,9 +5,10 @@
 //   node feed.js --url http://127.0.0.1:13013/cgi-bin/sendsms --n 100000 \
 //                --dlr-url http://127.0.0.1:PORT/dlr --text TEXT [--conc 10] [--ucs2 1]
 //
-// Message i goes to the distinct number 79XXXXXXXXX = 79 000 000 000 + i, from
-// short code 0650 + i % 10, with dlr-mask=3 (delivered or failed) and a
-// dlr-url that names i, so the DLR sink can count each receipt once.
+// Message i (0-based) says TEXT followed by i + 1 and goes to the distinct
+// number 7916 + i + 1 in 7 digits (the messages of bench/smpp_throughput.sh's
+// outbox rows), from short code 0650 + i % 10, with dlr-mask=3 (delivered or
+// failed) and a dlr-url that names i, so the DLR sink counts each receipt once.
 // smsbox's listen backlog is 10: more than 10 concurrent connections stall.
 'use strict';
 const http = require('http');
@@ -29,8 +30,8 @@ function parseArgs(argv) {
 function query(a, i) {
 	const p = new URLSearchParams({
 		username: 'bench', password: 'bench',
-		from: '065' + (i % 10), to: String(79000000000 + i),
-		text: a.text,
+		from: '065' + (i % 10), to: '7916' + String(i + 1).padStart(7, '0'),
+		text: a.text + (i + 1),
 		'dlr-mask': '3',
 		'dlr-url': `${a.dlrUrl}?i=${i}&t=%d`,
 	});

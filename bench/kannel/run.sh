@@ -29,11 +29,11 @@ N=${1:-100000}
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 CODING=${CODING:-ucs2}
+# The text of bench/smpp_throughput.sh's outbox rows; each message appends its
+# number (feed.js, smpp-blast): one part in UCS-2 or in GSM-7.
 case $CODING in
-# 64 characters: one UCS-2 part (at most 70).
-ucs2) TEXT='Оцените, пожалуйста, визит в салон от 0 до 10. Ответ бесплатный.' ;;
-# 64 characters: one GSM-7 part (at most 160).
-gsm) TEXT='Please rate your visit to the salon from 0 to 10. Reply is free.' ;;
+ucs2) TEXT='Оцените салон от 0 до 10 #' ;;
+gsm) TEXT='Rate the salon from 0 to 10 #' ;;
 *) echo "kannel-bench: CODING must be ucs2 or gsm" >&2; exit 1 ;;
 esac
 CONC=${CONC:-10}
@@ -130,7 +130,7 @@ if [ "${BLAST:-1}" = 1 ]; then
 	[ -x "$blast" ] || make -s -C "$root/sim" ../bench/smpp-blast >&2 || die "cannot build $blast"
 	blast_line=$("$blast" --port "$SIM_PORT" --count "$N" --window "$WINDOW" \
 		--system-id "$SIM_SYSTEM_ID" --password "$SIM_PASSWORD" \
-		--text "$TEXT" --same-text) || die "smpp-blast failed: $blast_line"
+		--text "${TEXT% #}") || die "smpp-blast failed: $blast_line"
 	echo "kannel-bench: smpp-blast $blast_line" >&2
 fi
 
