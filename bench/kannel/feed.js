@@ -3,12 +3,13 @@
 // connections, and prints one JSON line of figures on stdout.
 //
 //   node feed.js --url http://127.0.0.1:13013/cgi-bin/sendsms --n 100000 \
-//                --dlr-url http://127.0.0.1:PORT/dlr --text TEXT [--conc 10] [--ucs2 1]
+//                [--dlr-url http://127.0.0.1:PORT/dlr] --text TEXT [--conc 10] [--ucs2 1]
 //
 // Message i (0-based) says TEXT followed by i + 1 and goes to the distinct
 // number 7916 + i + 1 in 7 digits (the messages of bench/smpp_throughput.sh's
-// outbox rows), from short code 0650 + i % 10, with dlr-mask=3 (delivered or
-// failed) and a dlr-url that names i, so the DLR sink counts each receipt once.
+// outbox rows), from short code 0650 + i % 10. With --dlr-url it asks for
+// receipts: dlr-mask=3 (delivered or failed) and a dlr-url that names i, so
+// the DLR sink counts each receipt once.
 // smsbox's listen backlog is 10: more than 10 concurrent connections stall.
 'use strict';
 const http = require('http');
@@ -22,8 +23,8 @@ function parseArgs(argv) {
 	}
 	a.n = Number(a.n);
 	a.conc = Number(a.conc);
-	if (!a.url || !a.dlrUrl || !a.text || !(a.n > 0) || !(a.conc > 0))
-		throw new Error('usage: feed.js --url URL --dlr-url URL --text TEXT --n N [--conc C] [--ucs2 1]');
+	if (!a.url || !a.text || !(a.n > 0) || !(a.conc > 0))
+		throw new Error('usage: feed.js --url URL [--dlr-url URL] --text TEXT --n N [--conc C] [--ucs2 1]');
 	return a;
 }
 
@@ -32,9 +33,8 @@ function query(a, i) {
 		username: 'bench', password: 'bench',
 		from: '065' + (i % 10), to: '7916' + String(i + 1).padStart(7, '0'),
 		text: a.text + (i + 1),
-		'dlr-mask': '3',
-		'dlr-url': `${a.dlrUrl}?i=${i}&t=%d`,
 	});
+	if (a.dlrUrl) { p.set('dlr-mask', '3'); p.set('dlr-url', `${a.dlrUrl}?i=${i}&t=%d`); }
 	// coding=2: UCS-2 on the air; charset: the text parameter is UTF-8.
 	if (a.ucs2 === '1') { p.set('coding', '2'); p.set('charset', 'utf-8'); }
 	return p.toString();

@@ -19,6 +19,8 @@
 #   WINDOW             Kannel's max-pending-submits (100)
 #   STALL              seconds without a new receipt before giving up (60)
 #   STORE=1           keep Kannel's message store on disk (store-type = file)
+#   NO_RECEIPTS=1      the submit-only rate: no receipts asked for, the end
+#                      is the simulator's N-th submit_sm (needs its control port)
 #   BLAST=0            skip the bench/smpp-blast ceiling run
 #   KEEP=1             keep the temporary directory (configs and logs)
 #
@@ -39,6 +41,7 @@ esac
 CONC=${CONC:-10}
 WINDOW=${WINDOW:-100}
 STALL=${STALL:-60}
+NO_RECEIPTS=${NO_RECEIPTS:-0}
 SIM_SYSTEM_ID=${SIM_SYSTEM_ID:-kannel}
 SIM_PASSWORD=${SIM_PASSWORD:-kannel}
 
@@ -95,6 +98,7 @@ if [ -z "${SIM_PORT:-}" ]; then
 	SIM_PORT=$(port_from "$dir/sim.out" simulator listening)
 	SIM_CONTROL_PORT=$(port_from "$dir/sim.out" simulator control)
 fi
+[ "$NO_RECEIPTS" = 1 ] && [ -z "${SIM_CONTROL_PORT:-}" ] && die "NO_RECEIPTS=1 needs SIM_CONTROL_PORT"
 
 # The polling below uses bash built-ins only (no curl or node per poll), so
 # that it takes no CPU from the processes measured.
@@ -130,7 +134,7 @@ if [ "${BLAST:-1}" = 1 ]; then
 	[ -x "$blast" ] || make -s -C "$root/sim" ../bench/smpp-blast >&2 || die "cannot build $blast"
 	blast_line=$("$blast" --port "$SIM_PORT" --count "$N" --window "$WINDOW" \
 		--system-id "$SIM_SYSTEM_ID" --password "$SIM_PASSWORD" \
-		--text "${TEXT% #}") || die "smpp-blast failed: $blast_line"
+		--text "${TEXT% #}" $([ "$NO_RECEIPTS" = 1 ] && echo --no-receipts)) || die "smpp-blast failed: $blast_line"
 	echo "kannel-bench: smpp-blast $blast_line" >&2
 fi
 
@@ -183,27 +187,35 @@ before=$STATS
 submits0=$(stat_of submits)
 echo "kannel-bench: N=$N coding=$CODING conc=$CONC window=$WINDOW sim=127.0.0.1:$SIM_PORT" >&2
 
+dlr=(--dlr-url "http://127.0.0.1:$DLR_PORT/dlr")
+[ "$NO_RECEIPTS" = 1 ] && dlr=()
 node "$here/feed.js" --url "http://127.0.0.1:$SENDSMS_PORT/cgi-bin/sendsms" \
-	--dlr-url "http://127.0.0.1:$DLR_PORT/dlr" --n "$N" --conc "$CONC" \
+	"${dlr[@]}" --n "$N" --conc "$CONC" \
 	--text "$TEXT" --ucs2 "$([ "$CODING" = ucs2 ] && echo 1 || echo 0)" >"$dir/feed.json" &
 feeder=$!
 pids+=($feeder)
 
-# Poll until every receipt is in (or none arrived for STALL seconds); note
-# when the simulator had received all N submit_sm.
-submit_ms='' last_count=-1 last_change=$SECONDS
+# Poll until every receipt is in (or, with NO_RECEIPTS=1, every submit_sm)
+# or nothing progressed for STALL seconds; note when the simulator had
+# received all N submit_sm.
+submit_ms='' s='' last_count=-1 last_change=$SECONDS
 while :; do
-	sink_receipts
 	if [ -z "$submit_ms" ] && [ -n "$submits0" ]; then
 		sim_stats
 		s=$(stat_of submits)
 		[ -n "$s" ] && ((s - submits0 >= N)) && submit_ms=$(now_ms)
 	fi
-	((RECEIPTS >= N)) && break
-	if ((RECEIPTS != last_count)); then
-		last_count=$RECEIPTS last_change=$SECONDS
+	if [ "$NO_RECEIPTS" = 1 ]; then
+		count=$((${s:-$submits0} - submits0))
+	else
+		sink_receipts
+		count=$RECEIPTS
+	fi
+	((count >= N)) && break
+	if ((count != last_count)); then
+		last_count=$count last_change=$SECONDS
 	elif ((SECONDS - last_change > STALL)); then
-		echo "kannel-bench: no new receipt for ${STALL}s, stopping at $RECEIPTS" >&2
+		echo "kannel-bench: no progress for ${STALL}s, stopping at $count of $N" >&2
 		break
 	fi
 	sleep 0.1
@@ -214,26 +226,29 @@ after=$STATS
 
 feed=$(cat "$dir/feed.json")
 node -e '
-	const [f, s, N, subMs, before, after, blast] = [JSON.parse(process.argv[1]),
+	const [f, s, N, subMs, before, after, blast, noReceipts] = [JSON.parse(process.argv[1]),
 		JSON.parse(process.argv[2]), Number(process.argv[3]), Number(process.argv[4]),
-		process.argv[5], process.argv[6], process.argv[7]];
+		process.argv[5], process.argv[6], process.argv[7], process.argv[8] === "1"];
 	const kv = (l) => Object.fromEntries(l.split(/\s+/).filter((w) => w.includes("="))
 		.map((w) => w.split("=")).map(([k, v]) => [k, parseFloat(v)]));
 	const b = kv(before), a = kv(after), bl = kv(blast);
 	const sec = (t) => (t - f.first_ms) / 1000;
-	const secs = s.receipts ? sec(s.last_ms) : NaN;
-	const rate = Math.round(s.receipts / secs);
+	// The end: the last receipt recorded, or the N-th submit_sm at the simulator.
+	const done = noReceipts ? (subMs ? N : a.submits - b.submits) : s.receipts;
+	const secs = noReceipts ? (subMs ? sec(subMs) : NaN) : s.receipts ? sec(s.last_ms) : NaN;
+	const rate = Math.round(done / secs);
 	console.error(`sendsms: ${f.accepted} accepted, ${f.rejected} rejected, ${f.errors} errors` +
 		` in ${f.seconds.toFixed(2)} s (${f.rate}/s)` + (f.sample_error ? `; first error: ${f.sample_error}` : ""));
 	if (subMs) console.error(`submit_sm: ${N} at the simulator after ${sec(subMs).toFixed(2)} s` +
-		` (${Math.round(N / sec(subMs))}/s)`);
-	console.error(`receipts: ${s.receipts} recorded (${s.delivered} delivered, ${s.failed} failed,` +
-		` ${s.duplicates} duplicates) after ${secs.toFixed(2)} s`);
+		` (${Math.round(N / sec(subMs))}/s, poll resolution 0.1 s)`);
+	if (!noReceipts) console.error(`receipts: ${s.receipts} recorded (${s.delivered} delivered,` +
+		` ${s.failed} failed, ${s.duplicates} duplicates) after ${secs.toFixed(2)} s`);
 	if (Object.keys(a).length) console.error("sim (Kannel run): " + ["submits", "receipts_sent",
 		"receipts_acked", "throttled", "generic_nacks", "undecodable"]
 		.map((k) => `${k}=${a[k] - (b[k] || 0)}`).join(" "));
 	if (bl.rate) console.error(`smpp-blast ${bl.rate}/s, Kannel ${rate}/s:` +
 		` Kannel reaches ${(rate / bl.rate).toFixed(3)} of the bare-client ceiling`);
-	console.log(`kannel messages=${N} seconds=${secs.toFixed(2)} rate=${rate}/s receipts=${s.receipts}`);
+	console.log(`kannel messages=${N} seconds=${secs.toFixed(2)} rate=${rate}/s` +
+		` receipts=${noReceipts ? 0 : s.receipts}`);
 ' "$feed" "$(curl -fs "http://127.0.0.1:$DLR_PORT/stats")" "$N" "${submit_ms:-0}" "$before" "$after" \
-	"$blast_line"
+	"$blast_line" "$NO_RECEIPTS"
