@@ -19,6 +19,10 @@
 #   WINDOW             Kannel's max-pending-submits (100)
 #   STALL              seconds without a new receipt before giving up (60)
 #   STORE=1           keep Kannel's message store on disk (store-type = file)
+#   PREQUEUE=1         like nps's queued outbox rows: all N messages are fed
+#                      while Kannel's SMSC port leads nowhere (bearerbox queues
+#                      them), then the bind goes to the simulator; the clock
+#                      starts at the first submit_sm (needs the control port)
 #   NO_RECEIPTS=1      the submit-only rate: no receipts asked for, the end
 #                      is the simulator's N-th submit_sm (needs its control port)
 #   BLAST=0            skip the bench/smpp-blast ceiling run
@@ -42,6 +46,7 @@ CONC=${CONC:-10}
 WINDOW=${WINDOW:-100}
 STALL=${STALL:-60}
 NO_RECEIPTS=${NO_RECEIPTS:-0}
+PREQUEUE=${PREQUEUE:-0}
 SIM_SYSTEM_ID=${SIM_SYSTEM_ID:-kannel}
 SIM_PASSWORD=${SIM_PASSWORD:-kannel}
 
@@ -98,7 +103,8 @@ if [ -z "${SIM_PORT:-}" ]; then
 	SIM_PORT=$(port_from "$dir/sim.out" simulator listening)
 	SIM_CONTROL_PORT=$(port_from "$dir/sim.out" simulator control)
 fi
-[ "$NO_RECEIPTS" = 1 ] && [ -z "${SIM_CONTROL_PORT:-}" ] && die "NO_RECEIPTS=1 needs SIM_CONTROL_PORT"
+[ "$NO_RECEIPTS$PREQUEUE" != 00 ] && [ -z "${SIM_CONTROL_PORT:-}" ] &&
+	die "NO_RECEIPTS=1 and PREQUEUE=1 need SIM_CONTROL_PORT"
 
 # The polling below uses bash built-ins only (no curl or node per poll), so
 # that it takes no CPU from the processes measured.
@@ -141,14 +147,16 @@ fi
 store=''
 [ "${STORE:-}" = 1 ] && store="store-type = file\\nstore-location = \"$dir/kannel.store\""
 
-# Free ports for bearerbox's admin and box ports and smsbox's sendsms port.
-read -r ADMIN_PORT SMSBOX_PORT SENDSMS_PORT < <(node -e '
-	const net = require("net"); const s = [0, 1, 2].map(() => net.createServer());
-	let k = 0; s.forEach((x) => x.listen(0, "127.0.0.1", () => { if (++k === 3) {
+# Free ports for bearerbox's admin and box ports, smsbox's sendsms port, and
+# one where nothing listens (PREQUEUE=1).
+read -r ADMIN_PORT SMSBOX_PORT SENDSMS_PORT NOWHERE_PORT < <(node -e '
+	const net = require("net"); const s = [0, 1, 2, 3].map(() => net.createServer());
+	let k = 0; s.forEach((x) => x.listen(0, "127.0.0.1", () => { if (++k === 4) {
 		console.log(s.map((y) => y.address().port).join(" ")); s.forEach((y) => y.close()); } }));')
 
 sed -e "s|@ADMIN_PORT@|$ADMIN_PORT|; s|@SMSBOX_PORT@|$SMSBOX_PORT|; s|@SENDSMS_PORT@|$SENDSMS_PORT|" \
-	-e "s|@SMSC_PORT@|$SIM_PORT|; s|@SYSTEM_ID@|$SIM_SYSTEM_ID|; s|@PASSWORD@|$SIM_PASSWORD|" \
+	-e "s|@SMSC_PORT@|$([ "$PREQUEUE" = 1 ] && echo "$NOWHERE_PORT" || echo "$SIM_PORT")|" \
+	-e "s|@SYSTEM_ID@|$SIM_SYSTEM_ID|; s|@PASSWORD@|$SIM_PASSWORD|" \
 	-e "s|@WINDOW@|$WINDOW|; s|@DIR@|$dir|; s|@LOG_LEVEL@|${KANNEL_LOG_LEVEL:-2}|" \
 	-e "s|^@STORE@\$|$store|" \
 	"$here/kannel.conf.in" >"$dir/kannel.conf"
@@ -173,7 +181,11 @@ status="http://127.0.0.1:$ADMIN_PORT/status.txt?password=bench"
 # the benchmark itself).
 /usr/sbin/bearerbox -v 2 "$dir/kannel.conf" >"$dir/bearerbox.out" 2>&1 &
 pids+=($!)
-wait_status 'sim\[.*online' bearerbox "no bind to the simulator at 127.0.0.1:$SIM_PORT"
+if [ "$PREQUEUE" = 1 ]; then
+	wait_status 'sim\[.*connecting' bearerbox "no SMSC connection"
+else
+	wait_status 'sim\[.*online' bearerbox "no bind to the simulator at 127.0.0.1:$SIM_PORT"
+fi
 /usr/sbin/smsbox -v 2 "$dir/kannel.conf" >"$dir/smsbox.out" 2>&1 &
 pids+=($!)
 wait_status 'smsbox:.*on-line' smsbox "no connection to bearerbox"
@@ -185,7 +197,8 @@ done
 sim_stats
 before=$STATS
 submits0=$(stat_of submits)
-echo "kannel-bench: N=$N coding=$CODING conc=$CONC window=$WINDOW sim=127.0.0.1:$SIM_PORT" >&2
+echo "kannel-bench: N=$N coding=$CODING conc=$CONC window=$WINDOW prequeue=$PREQUEUE" \
+	"sim=127.0.0.1:$SIM_PORT" >&2
 
 dlr=(--dlr-url "http://127.0.0.1:$DLR_PORT/dlr")
 [ "$NO_RECEIPTS" = 1 ] && dlr=()
@@ -194,6 +207,26 @@ node "$here/feed.js" --url "http://127.0.0.1:$SENDSMS_PORT/cgi-bin/sendsms" \
 	--text "$TEXT" --ucs2 "$([ "$CODING" = ucs2 ] && echo 1 || echo 0)" >"$dir/feed.json" &
 feeder=$!
 pids+=($feeder)
+start_ms=''
+if [ "$PREQUEUE" = 1 ]; then
+	# All N wait in bearerbox's queue ("3: Queued for later delivery"); a
+	# graceful restart re-reads the configuration, now with the simulator's
+	# port, and the queue drains into the new bind.
+	wait "$feeder" || die "feeder failed: $(cat "$dir/feed.json")"
+	curl -fs "$status" | grep -q "sent 0 ($N queued)" ||
+		die "bearerbox did not queue $N messages: $(curl -fs "$status" | grep '^SMS:')"
+	sed -i "s|^port = $NOWHERE_PORT\$|port = $SIM_PORT|" "$dir/kannel.conf"
+	# (in the background: the answer comes when the restart is over, by which
+	# time much of the queue is gone)
+	curl -fs "http://127.0.0.1:$ADMIN_PORT/graceful-restart?password=bench" >/dev/null &
+	for _ in $(seq 3000); do
+		sim_stats
+		s=$(stat_of submits)
+		[ -n "$s" ] && ((s > submits0)) && { start_ms=$(now_ms); break; }
+		sleep 0.005
+	done
+	[ -n "$start_ms" ] || die "no submit_sm 15 s after the graceful restart"
+fi
 
 # Poll until every receipt is in (or, with NO_RECEIPTS=1, every submit_sm)
 # or nothing progressed for STALL seconds; note when the simulator had
@@ -223,16 +256,20 @@ done
 wait "$feeder" || die "feeder failed: $(cat "$dir/feed.json")"
 sim_stats
 after=$STATS
-
 feed=$(cat "$dir/feed.json")
+# The start: the first sendsms request, or with PREQUEUE=1 the first submit_sm.
+[[ $feed =~ \"first_ms\":([0-9]+) ]] && : "${start_ms:=${BASH_REMATCH[1]}}"
+
+
 node -e '
-	const [f, s, N, subMs, before, after, blast, noReceipts] = [JSON.parse(process.argv[1]),
-		JSON.parse(process.argv[2]), Number(process.argv[3]), Number(process.argv[4]),
-		process.argv[5], process.argv[6], process.argv[7], process.argv[8] === "1"];
+	const [f, s, N, subMs, before, after, blast, noReceipts, startMs] = [
+		JSON.parse(process.argv[1]), JSON.parse(process.argv[2]), Number(process.argv[3]),
+		Number(process.argv[4]), process.argv[5], process.argv[6], process.argv[7],
+		process.argv[8] === "1", Number(process.argv[9])];
 	const kv = (l) => Object.fromEntries(l.split(/\s+/).filter((w) => w.includes("="))
 		.map((w) => w.split("=")).map(([k, v]) => [k, parseFloat(v)]));
 	const b = kv(before), a = kv(after), bl = kv(blast);
-	const sec = (t) => (t - f.first_ms) / 1000;
+	const sec = (t) => (t - startMs) / 1000;
 	// The end: the last receipt recorded, or the N-th submit_sm at the simulator.
 	const done = noReceipts ? (subMs ? N : a.submits - b.submits) : s.receipts;
 	const secs = noReceipts ? (subMs ? sec(subMs) : NaN) : s.receipts ? sec(s.last_ms) : NaN;
@@ -251,4 +288,4 @@ node -e '
 	console.log(`kannel messages=${N} seconds=${secs.toFixed(2)} rate=${rate}/s` +
 		` receipts=${noReceipts ? 0 : s.receipts}`);
 ' "$feed" "$(curl -fs "http://127.0.0.1:$DLR_PORT/stats")" "$N" "${submit_ms:-0}" "$before" "$after" \
-	"$blast_line" "$NO_RECEIPTS"
+	"$blast_line" "$NO_RECEIPTS" "$start_ms"
