@@ -10,15 +10,17 @@
 #
 # Environment:
 #   SIM_PORT, SIM_CONTROL_PORT  use this running simulator (the combined
-#                      script's) instead of starting one; SIM_CONTROL_PORT is
-#                      optional but gives the submit-only rate and sim stats
+#                      script's) instead of starting one; without the control
+#                      port there is no submit time, no simulator counters,
+#                      no PREQUEUE and no NO_RECEIPTS
+#   SIM                the simulator to start (default sim/nps-smsc-sim)
 #   SIM_SYSTEM_ID, SIM_PASSWORD  bind credentials (default kannel / kannel)
 #   RECEIPT_DELAY_MS   --receipt-delay-ms of a simulator started here (0)
 #   CODING             ucs2 (default: Russian text, coding=2) or gsm
 #   CONC               concurrent sendsms connections, at most 10 (10)
 #   WINDOW             Kannel's max-pending-submits (100)
 #   STALL              seconds without a new receipt before giving up (60)
-#   STORE=1           keep Kannel's message store on disk (store-type = file)
+#   STORE=1            keep Kannel's message store on disk (store-type = file)
 #   PREQUEUE=1         like nps's queued outbox rows: all N messages are fed
 #                      while Kannel's SMSC port leads nowhere (bearerbox queues
 #                      them), then the bind goes to the simulator; the clock
@@ -27,6 +29,7 @@
 #                      is the simulator's N-th submit_sm (needs its control port)
 #   BLAST=0            skip the bench/smpp-blast ceiling run
 #   KEEP=1             keep the temporary directory (configs and logs)
+#   KANNEL_LOG_LEVEL   log-level of the Kannel log files (2: warnings)
 #
 # Needs: apt-get install -y kannel; node; curl; make -C sim (nps-smsc-sim).
 set -euo pipefail
@@ -81,8 +84,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP PIPE
 
-# Waits (up to 15 s) for FILE to contain "listening on 127.0.0.1:PORT" and
-# prints PORT; the second argument names the process for errors.
+# port_from FILE NAME WORD: waits (up to 15 s) for FILE to contain
+# "WORD on 127.0.0.1:PORT" and prints PORT; NAME is for the error message.
 port_from() {
 	local line
 	for _ in $(seq 150); do
@@ -138,9 +141,11 @@ blast_line=''
 if [ "${BLAST:-1}" = 1 ]; then
 	blast=$root/bench/smpp-blast
 	[ -x "$blast" ] || make -s -C "$root/sim" ../bench/smpp-blast >&2 || die "cannot build $blast"
+	no_receipts=()
+	[ "$NO_RECEIPTS" = 1 ] && no_receipts=(--no-receipts)
 	blast_line=$("$blast" --port "$SIM_PORT" --count "$N" --window "$WINDOW" \
 		--system-id "$SIM_SYSTEM_ID" --password "$SIM_PASSWORD" \
-		--text "${TEXT% #}" $([ "$NO_RECEIPTS" = 1 ] && echo --no-receipts)) || die "smpp-blast failed: $blast_line"
+		--text "${TEXT% #}" "${no_receipts[@]}") || die "smpp-blast failed: $blast_line"
 	echo "kannel-bench: smpp-blast $blast_line" >&2
 fi
 
@@ -165,8 +170,8 @@ node "$here/dlr-sink.js" --n "$N" >"$dir/sink.out" 2>&1 &
 pids+=($!)
 DLR_PORT=$(port_from "$dir/sink.out" "DLR sink" listening)
 
-# Waits up to 15 s until the status page matches PATTERN while the process
-# last started lives.
+# wait_status PATTERN NAME WHAT: waits up to 15 s until bearerbox's status
+# page matches PATTERN while the process last started (NAME) lives.
 wait_status() {
 	for _ in $(seq 150); do
 		curl -fs "$status" 2>/dev/null | grep -q "$1" && return
@@ -262,7 +267,6 @@ s=$(stat_of submits)
 feed=$(cat "$dir/feed.json")
 # The start: the first sendsms request, or with PREQUEUE=1 the first submit_sm.
 [[ $feed =~ \"first_ms\":([0-9]+) ]] && : "${start_ms:=${BASH_REMATCH[1]}}"
-
 
 node -e '
 	const [f, s, N, subMs, before, after, blast, noReceipts, startMs] = [
