@@ -2,7 +2,7 @@
 # Everything runs as root; PostgreSQL itself runs as the postgres user.
 
 NPS_PACKAGES="postgresql-15 postgresql-server-dev-15 postgresql-15-cron postgresql-15-pgtap
-  libsmpp34-dev build-essential pkg-config libipc-run-perl"
+  libsmpp34-dev build-essential pkg-config libipc-run-perl libdbd-pg-perl"
 
 # Installs the packages on a fresh machine (always under CI, otherwise only
 # when one is missing, so that a developer's rerun does not wait on apt).
@@ -35,7 +35,7 @@ nps_workdir() {
     chown postgres: "$NPS_WORK"
 }
 
-as_postgres() { runuser -u postgres -- env "PATH=$(dirname "$(nps_pg_config)")/bin:$PATH" "$@"; }
+as_postgres() { runuser -u postgres -- env "PATH=$("$(nps_pg_config)" --bindir):$PATH" "$@"; }
 
 # Starts a throwaway cluster in $NPS_WORK/data on 127.0.0.1:$1 with nps preloaded.
 # Extra postgresql.conf lines come on stdin.

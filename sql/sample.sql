@@ -31,3 +31,10 @@ SELECT nps.generate_visits(10000, '2026-09-01', '2026-10-01', 7);
 SELECT (SELECT h FROM first) = md5(string_agg(concat_ws('|', msisdn, salon_code, occurred_at, specialist, external_ref), ',' ORDER BY external_ref)) AS deterministic FROM nps.visit;
 SELECT nps.generate_visits(10, '2026-10-01', '2026-09-01');
 SELECT nps.generate_network(1, 0);
+-- A one-region network (Kaliningrad) still gets its contact centre.
+SET client_min_messages = warning;
+DROP EXTENSION nps CASCADE;
+CREATE EXTENSION nps;
+RESET client_min_messages;
+SELECT nps.generate_network(1, 1, 1, 2);
+SELECT code, dealer_code, region_code FROM nps.salon ORDER BY code;

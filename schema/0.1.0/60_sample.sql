@@ -81,8 +81,10 @@ BEGIN
     JOIN nps.dealer d ON d.code = format('D%s', lpad(x.dealer_no::text, 3, '0'))
     ON CONFLICT (code) DO NOTHING;
 
+    -- The contact centre sits in Moscow when the network has it.
     INSERT INTO nps.salon (code, name, dealer_code, region_code)
-    VALUES ('CC', 'Контактный центр', NULL, 'MOW')
+    SELECT 'CC', 'Контактный центр', NULL, code FROM nps.region
+    ORDER BY code = 'MOW' DESC, code LIMIT 1
     ON CONFLICT (code) DO NOTHING;
 
     INSERT INTO nps.staff (login, full_name, role, salon_code)
