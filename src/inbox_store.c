@@ -32,8 +32,7 @@
 #include "text_codec.h"
 
 PG_FUNCTION_INFO_V1(nps_decode_sms);
-
-#define MAX_CANDIDATES 4
+PG_FUNCTION_INFO_V1(nps_message_id_spellings);
 
 static SPIPlanPtr plan_mo = NULL;
 static SPIPlanPtr plan_part = NULL;
@@ -65,19 +64,35 @@ nps_decode_sms(PG_FUNCTION_ARGS)
 												 VARSIZE_ANY_EXHDR(payload))));
 }
 
+/* nps.message_id_spellings(id): see receipt_id_candidates() */
+Datum
+nps_message_id_spellings(PG_FUNCTION_ARGS)
+{
+	char	   *id = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char		c[4][SMPP_MSGID_MAX + 1];
+	Datum		d[4];
+	int			n;
+
+	if (strlen(id) > SMPP_MSGID_MAX)
+		PG_RETURN_ARRAYTYPE_P(construct_array(&d[0], 0, TEXTOID, -1, false, TYPALIGN_INT));
+	n = receipt_id_candidates(id, c, lengthof(c));
+	for (int i = 0; i < n; i++)
+		d[i] = CStringGetTextDatum(c[i]);
+	PG_RETURN_ARRAYTYPE_P(construct_array(d, n, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
 void
 inbox_store_prepare(void)
 {
 	Oid			mo[] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
 	Oid			part[] = {TEXTOID, TEXTOID, TEXTOID, INT4OID, INT4OID, INT4OID, INT4OID, BYTEAOID,
 	TIMESTAMPTZOID, TIMESTAMPTZOID};
-	Oid			receipts[] = {TEXTOID, TEXTARRAYOID, INT4ARRAYOID, INT4ARRAYOID, TEXTARRAYOID,
-	INT4ARRAYOID};
+	Oid			receipts[] = {TEXTOID, TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID};
 
 	plan_mo = SPI_prepare("SELECT nps.receive_from_smsc($1, $2, $3, $4, $5, $6)", 6, mo);
 	plan_part = SPI_prepare("SELECT nps.receive_part_from_smsc($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
 							10, part);
-	plan_receipts = SPI_prepare("SELECT nps.smsc_receipts($1, $2, $3, $4, $5, $6)", 6, receipts);
+	plan_receipts = SPI_prepare("SELECT nps.smsc_receipts($1, $2, $3, $4)", 4, receipts);
 	if (plan_mo == NULL || plan_part == NULL || plan_receipts == NULL)
 		elog(ERROR, "could not prepare the inbox statements: %s", SPI_result_code_string(SPI_result));
 	SPI_keepplan(plan_mo);
@@ -192,13 +207,10 @@ static void
 store_receipts(void *arg)
 {
 	int			n = list_length(W->receipts);
-	Datum	   *cands = palloc(sizeof(Datum) * n * MAX_CANDIDATES);
-	Datum	   *ords = palloc(sizeof(Datum) * n * MAX_CANDIDATES);
-	Datum	   *ranks = palloc(sizeof(Datum) * n * MAX_CANDIDATES);
+	Datum	   *ids = palloc(sizeof(Datum) * n);
 	Datum	   *states = palloc(sizeof(Datum) * n);
 	Datum	   *errors = palloc(sizeof(Datum) * n);
-	Datum		values[6];
-	int			k = 0;
+	Datum		values[4];
 	int			rc;
 	ListCell   *lc;
 
@@ -206,24 +218,15 @@ store_receipts(void *arg)
 	{
 		StoredReceipt *r = lfirst(lc);
 		int			i = foreach_current_index(lc);
-		char		c[MAX_CANDIDATES][SMPP_MSGID_MAX + 1];
-		int			nc = receipt_id_candidates(r->message_id, c, MAX_CANDIDATES);
 
-		for (int j = 0; j < nc; j++, k++)
-		{
-			cands[k] = CStringGetTextDatum(c[j]);
-			ords[k] = Int32GetDatum(i + 1);
-			ranks[k] = Int32GetDatum(j);
-		}
+		ids[i] = CStringGetTextDatum(r->message_id);
 		states[i] = CStringGetTextDatum(r->delivered ? "delivered" : "failed");
 		errors[i] = Int32GetDatum(r->error_code);
 	}
 	values[0] = CStringGetTextDatum(W->cfg.name);
-	values[1] = PointerGetDatum(construct_array(cands, k, TEXTOID, -1, false, TYPALIGN_INT));
-	values[2] = PointerGetDatum(construct_array(ords, k, INT4OID, 4, true, TYPALIGN_INT));
-	values[3] = PointerGetDatum(construct_array(ranks, k, INT4OID, 4, true, TYPALIGN_INT));
-	values[4] = PointerGetDatum(construct_array(states, n, TEXTOID, -1, false, TYPALIGN_INT));
-	values[5] = PointerGetDatum(construct_array(errors, n, INT4OID, 4, true, TYPALIGN_INT));
+	values[1] = PointerGetDatum(construct_array(ids, n, TEXTOID, -1, false, TYPALIGN_INT));
+	values[2] = PointerGetDatum(construct_array(states, n, TEXTOID, -1, false, TYPALIGN_INT));
+	values[3] = PointerGetDatum(construct_array(errors, n, INT4OID, 4, true, TYPALIGN_INT));
 	rc = SPI_execute_plan(plan_receipts, values, NULL, false, 1);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "could not apply receipts: %s", SPI_result_code_string(rc));

@@ -25,11 +25,11 @@
 #define STATE_ACCEPTED		6
 
 /*
- * The spellings under which a receipt's id may have been stored: as given,
- * and for an all-decimal id its hex form (lower and upper case), for a hex
- * id its decimal form, since SMSCs often give the id in hex in
- * submit_sm_resp and in decimal in the receipt text, or the other way.
- * cands[0] is the id as given.  Returns the count.
+ * The spellings under which a receipt's id may have been stored: as given;
+ * for a hex id, in the other letter case and in decimal; for an all-decimal
+ * id, in hex (both cases).  SMSCs often give the id in hex in submit_sm_resp
+ * and in decimal in the receipt text, or the other way round.  cands[0] is
+ * the id as given.  Returns the count (at most 4).
  */
 int
 receipt_id_candidates(const char *id, char cands[][SMPP_MSGID_MAX + 1], int max)
@@ -37,26 +37,37 @@ receipt_id_candidates(const char *id, char cands[][SMPP_MSGID_MAX + 1], int max)
 	int			n = 0;
 	size_t		len = strlen(id);
 	bool		dec = len > 0 && len <= 19,
-				hex = len > 0 && len <= 16;
-	uint64		v;
+				hex = len > 0 && len <= 16,
+				letters = false;
 
+	Assert(max >= 4);
 	strlcpy(cands[n++], id, SMPP_MSGID_MAX + 1);
 	for (size_t i = 0; i < len; i++)
 	{
 		dec &= (id[i] >= '0' && id[i] <= '9');
 		hex &= isxdigit((unsigned char) id[i]) != 0;
+		letters |= isalpha((unsigned char) id[i]) != 0;
 	}
-	if (dec && n + 2 <= max)
+	if (hex && letters)
 	{
-		v = strtou64(id, NULL, 10);
+		/* the other case: any mixed case becomes all lower or all upper */
+		bool		lower = islower((unsigned char) id[strcspn(id, "abcdefABCDEF")]);
+
+		for (size_t i = 0; i <= len; i++)
+			cands[n][i] = lower ? pg_toupper((unsigned char) id[i]) : pg_tolower((unsigned char) id[i]);
+		if (strcmp(cands[n], id) != 0)
+			n++;
+	}
+	if (dec)
+	{
+		uint64		v = strtou64(id, NULL, 10);
+
 		snprintf(cands[n++], SMPP_MSGID_MAX + 1, "%llx", (unsigned long long) v);
 		snprintf(cands[n++], SMPP_MSGID_MAX + 1, "%llX", (unsigned long long) v);
 	}
-	if (hex && n + 1 <= max)
-	{
-		v = strtou64(id, NULL, 16);
-		snprintf(cands[n++], SMPP_MSGID_MAX + 1, "%llu", (unsigned long long) v);
-	}
+	if (hex && n < max)
+		snprintf(cands[n++], SMPP_MSGID_MAX + 1, "%llu",
+				 (unsigned long long) strtou64(id, NULL, 16));
 	return n;
 }
 

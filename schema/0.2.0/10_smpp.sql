@@ -112,12 +112,16 @@ DECLARE
     r record;
     n integer := 0;
 BEGIN
+    IF NOT EXISTS (SELECT 1 FROM nps.receipt_pending WHERE smsc_name = p_smsc) THEN
+        RETURN 0;
+    END IF;
     FOR r IN DELETE FROM nps.receipt_pending
-             WHERE smsc_name = p_smsc AND message_id = ANY (p_msgids)
+             WHERE smsc_name = p_smsc
+               AND message_id = ANY (SELECT unnest(nps.message_id_spellings(x)) FROM unnest(p_msgids) x)
              RETURNING message_id, state, error_code, received_at
     LOOP
-        n := n + nps.smsc_receipts(p_smsc, ARRAY[r.message_id], ARRAY[1], ARRAY[0],
-                                   ARRAY[r.state], ARRAY[r.error_code], r.received_at);
+        n := n + nps.smsc_receipts(p_smsc, ARRAY[r.message_id], ARRAY[r.state],
+                                   ARRAY[coalesce(r.error_code, 0)], r.received_at);
     END LOOP;
     RETURN n;
 END $$;
@@ -195,18 +199,25 @@ COMMENT ON FUNCTION nps.smsc_recover(text) IS
     'Worker start-up: queues again the messages a stopped or crashed worker left in sending (may send some twice: SMPP cannot tell)';
 
 -- ---------------------------------------------------------------------------
--- Receipts.  The worker passes, for each receipt, the candidate spellings of
--- its id (as given; hex for a decimal id and decimal for a hex one) flattened
--- into p_cands with the receipt's index (1-based) and a rank (0 = as given).
+-- Receipts.  SMSCs often give a message id in hex in submit_sm_resp and in
+-- decimal in the receipt (or the other way round), so a receipt's id is
+-- looked up under each of its spellings, the id as given first.
 
-CREATE FUNCTION nps.smsc_receipts(p_smsc text, p_cands text[], p_cand_ord integer[], p_cand_rank integer[],
-                                  p_states text[], p_errors integer[], p_at timestamptz DEFAULT now())
+CREATE FUNCTION nps.message_id_spellings(message_id text) RETURNS text[]
+    AS 'MODULE_PATHNAME', 'nps_message_id_spellings' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nps.message_id_spellings(text) IS
+    'The spellings under which an SMSC message id may have been recorded: as given, hex for a decimal id (lower and upper case), decimal for a hex id';
+
+CREATE FUNCTION nps.smsc_receipts(p_smsc text, p_ids text[], p_states text[], p_errors integer[],
+                                  p_at timestamptz DEFAULT now())
 RETURNS integer LANGUAGE plpgsql AS $$
 DECLARE
     touched bigint[];
-    matched integer[];
+    matched bigint[];
 BEGIN
-    WITH c AS (SELECT * FROM unnest(p_cands, p_cand_ord, p_cand_rank) c(msgid, ord, rank)),
+    WITH r AS (SELECT * FROM unnest(p_ids) WITH ORDINALITY r(msgid, ord)),
+    c AS (SELECT r.ord, s.msgid, s.rank
+          FROM r, unnest(nps.message_id_spellings(r.msgid)) WITH ORDINALITY s(msgid, rank)),
     m AS (SELECT DISTINCT ON (c.ord) c.ord, p.outbox_id, p.part_no
           FROM c JOIN nps.outbox_part p ON p.smsc_name = p_smsc AND p.message_id = c.msgid
           ORDER BY c.ord, c.rank),
@@ -216,11 +227,11 @@ BEGIN
           RETURNING p.outbox_id, m.ord)
     SELECT array_agg(DISTINCT u.outbox_id), array_agg(u.ord) INTO touched, matched FROM u;
 
-    -- Receipts with no part yet: kept under the id as given (rank 0).
+    -- Receipts with no part yet wait, under the id as given.
     INSERT INTO nps.receipt_pending (smsc_name, message_id, state, error_code, received_at)
-    SELECT p_smsc, c.msgid, p_states[c.ord], nullif(p_errors[c.ord], 0), p_at
-    FROM unnest(p_cands, p_cand_ord, p_cand_rank) c(msgid, ord, rank)
-    WHERE c.rank = 0 AND NOT (c.ord = ANY (coalesce(matched, '{}')))
+    SELECT p_smsc, r.msgid, p_states[r.ord], nullif(p_errors[r.ord], 0), p_at
+    FROM unnest(p_ids) WITH ORDINALITY r(msgid, ord)
+    WHERE NOT (r.ord = ANY (coalesce(matched, '{}')))
     ON CONFLICT (smsc_name, message_id) DO UPDATE
         SET state = EXCLUDED.state, error_code = EXCLUDED.error_code, received_at = EXCLUDED.received_at;
 
@@ -232,15 +243,16 @@ BEGIN
             error = CASE WHEN s.failed THEN 'delivery receipt: not delivered' END,
             done_at = p_at
         FROM (SELECT outbox_id, bool_or(state = 'failed') AS failed,
-                     bool_and(state = 'delivered') AS delivered, max(error_code) AS error_code
+                     bool_and(state = 'delivered') AS delivered, max(error_code) AS error_code,
+                     count(*) AS parts
               FROM nps.outbox_part WHERE outbox_id = ANY (touched) GROUP BY outbox_id) s
         WHERE o.id = s.outbox_id AND o.state = 'submitted' AND (s.failed OR s.delivered)
-          AND (SELECT count(*) FROM nps.outbox_part x WHERE x.outbox_id = o.id) >= coalesce(o.parts, 1);
+          AND s.parts >= coalesce(o.parts, 1);
     END IF;
     RETURN coalesce(array_length(matched, 1), 0);
 END $$;
-COMMENT ON FUNCTION nps.smsc_receipts(text, text[], integer[], integer[], text[], integer[], timestamptz) IS
-    'Worker: applies delivery receipts to parts and messages; receipts for ids not recorded yet wait in nps.receipt_pending. Returns the number matched';
+COMMENT ON FUNCTION nps.smsc_receipts(text, text[], text[], integer[], timestamptz) IS
+    'Worker: applies delivery receipts (state delivered or failed) to parts and messages; receipts for ids not recorded yet wait in nps.receipt_pending. Returns the number matched';
 
 -- ---------------------------------------------------------------------------
 -- Receiving.  nps.receive is the contract entry point; the survey engine
@@ -380,7 +392,7 @@ COMMENT ON COLUMN nps.smsc_status.last_error_at IS 'When the last error happened
 -- The worker's functions are not for applications.
 REVOKE ALL ON FUNCTION nps.smsc_claim(text, integer), nps.smsc_submitted(text, bigint[], smallint[], text[], bigint[], smallint[], text[], boolean),
     nps.smsc_failed(text, bigint[], integer[], text[]), nps.smsc_requeue(text, bigint[], interval), nps.smsc_recover(text),
-    nps.smsc_receipts(text, text[], integer[], integer[], text[], integer[], timestamptz), nps.smsc_apply_pending(text, text[]),
+    nps.smsc_receipts(text, text[], text[], integer[], timestamptz), nps.smsc_apply_pending(text, text[]),
     nps.receive_from_smsc(text, text, text, text, timestamptz, timestamptz),
     nps.receive_part_from_smsc(text, text, text, integer, integer, integer, integer, bytea, timestamptz, timestamptz)
     FROM PUBLIC;
