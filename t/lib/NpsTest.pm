@@ -76,6 +76,26 @@ sub queue_messages
 		  . "SELECT $to, '0650', '" . ($body =~ s/'/''/gr) . "' FROM generate_series(1, $n) g");
 }
 
+# Compares nps.outbox with the simulator's --log (one TSV line per submit_sm:
+# time, system, seq, message id or -, src, dst, coding, esm_class, ref, part,
+# parts, text).  Returns (missing, duplicates): outbox bodies never accepted
+# by the simulator, and accepted submits beyond the first of each body.
+sub compare_with_sim_log
+{
+	my ($node, $log, $where) = @_;
+	my %seen;
+	for my $line (split /\n/, PostgreSQL::Test::Utils::slurp_file($log))
+	{
+		my @f = split /\t/, $line;
+		$seen{ $f[-1] }++ if $f[3] ne '-';
+	}
+	my @bodies = split /\n/, $node->safe_psql('postgres', "SELECT body FROM nps.outbox WHERE $where");
+	my $missing = grep { !$seen{$_} } @bodies;
+	my $dups = 0;
+	$dups += $seen{$_} - 1 for grep { $seen{$_} } @bodies;
+	return ($missing, $dups);
+}
+
 package NpsTest::Sim;
 
 use strict;
