@@ -25,6 +25,7 @@
 #define PAUSE_MIN_MS	100		/* first pause after a throttle, doubling */
 #define PAUSE_MAX_MS	5000
 #define PDU_BUF			1600
+#define CLAIM_MIN		400
 
 typedef struct WindowEntry
 {
@@ -447,7 +448,10 @@ sender_release_unsent(void)
 int
 sender_claim_wanted(void)
 {
-	int			target = 2 * W->cfg.window_size;
+	/* a window on the wire and as much again ready, in batches of at least
+	 * CLAIM_MIN rows: the cost of a store transaction is per row, plus a
+	 * fixed part that small batches would pay too often */
+	int			target = Max(2 * W->cfg.window_size, CLAIM_MIN);
 	int			held = W->sendq_len + W->inflight_len;
 	int			want;
 

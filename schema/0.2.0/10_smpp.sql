@@ -12,9 +12,14 @@
 
 -- A subscriber's messages go out one at a time and in id order: the claim
 -- skips a message while an earlier one of the same msisdn is still queued or
--- sending (a throttled message is retried before anything later).
-CREATE INDEX outbox_pending_msisdn ON nps.outbox (msisdn, id) WHERE state IN ('queued', 'sending');
-CREATE INDEX outbox_sending ON nps.outbox (smsc_name) WHERE state = 'sending';
+-- sending (a throttled message is retried before anything later).  Not a
+-- partial index: the planner would AND it into every update by state.
+CREATE INDEX outbox_msisdn ON nps.outbox (msisdn, id);
+--
+-- The functions below update rows named in arrays with "id = ANY (array)"
+-- and take per-row values with array_position(): a join to unnest() gets
+-- misestimated while the table churns and can end as a nested loop over
+-- both arrays.  They also force custom plans, so the planner sees the arrays.
 
 CREATE TABLE nps.receipt_pending (
     smsc_name    text NOT NULL,
@@ -87,18 +92,21 @@ CREATE TRIGGER smsc_wake AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON nps.sms
 CREATE FUNCTION nps.smsc_claim(p_smsc text, p_limit integer)
 RETURNS TABLE (id bigint, msisdn text, source_addr text, body text)
 LANGUAGE sql AS $$
+    -- = ANY (ARRAY(...)): the rows are found by primary key, never by a scan
     WITH c AS (
         UPDATE nps.outbox o
         SET state = 'sending', smsc_name = p_smsc, attempts = o.attempts + 1,
             sent_at = coalesce(o.sent_at, now()), not_before = NULL
-        FROM (SELECT q.id FROM nps.outbox q
+        WHERE o.id = ANY (ARRAY(
+              SELECT q.id FROM nps.outbox q
               WHERE q.state = 'queued' AND (q.not_before IS NULL OR q.not_before <= now())
-                AND NOT EXISTS (SELECT 1 FROM nps.outbox e
-                                WHERE e.msisdn = q.msisdn AND e.id < q.id
-                                  AND e.state IN ('queued', 'sending'))
+                -- a scalar subquery, evaluated row by row through the index:
+                -- NOT EXISTS could become an anti join over the whole table
+                AND (SELECT e.id FROM nps.outbox e
+                     WHERE e.msisdn = q.msisdn AND e.id < q.id AND e.state IN ('queued', 'sending')
+                     LIMIT 1) IS NULL
               ORDER BY q.id LIMIT p_limit
-              FOR UPDATE OF q SKIP LOCKED) n
-        WHERE o.id = n.id
+              FOR UPDATE OF q SKIP LOCKED))
         RETURNING o.id, o.msisdn, o.source_addr, o.body)
     SELECT * FROM c ORDER BY id
 $$;
@@ -142,16 +150,18 @@ BEGIN
         SET smsc_name = EXCLUDED.smsc_name, message_id = EXCLUDED.message_id, state = 'submitted',
             error_code = NULL, submitted_at = now(), done_at = NULL;
     UPDATE nps.outbox o
-    SET state = 'submitted', parts = u.parts, message_id = u.msgid, submitted_at = now(),
+    SET state = 'submitted', parts = p_parts[array_position(p_ids, o.id)],
+        message_id = p_first_msgids[array_position(p_ids, o.id)], submitted_at = now(),
         error_code = NULL, error = NULL
-    FROM unnest(p_ids, p_parts, p_first_msgids) u(id, parts, msgid)
-    WHERE o.id = u.id AND o.state = 'sending';
+    WHERE o.id = ANY (p_ids) AND o.state = 'sending';
     GET DIAGNOSTICS n = ROW_COUNT;
     IF p_check_pending THEN
         PERFORM nps.smsc_apply_pending(p_smsc, p_part_msgids);
     END IF;
     RETURN n;
 END $$;
+ALTER FUNCTION nps.smsc_submitted(text, bigint[], smallint[], text[], bigint[], smallint[], text[], boolean)
+    SET plan_cache_mode = force_custom_plan;
 COMMENT ON FUNCTION nps.smsc_submitted(text, bigint[], smallint[], text[], bigint[], smallint[], text[], boolean) IS
     'Worker: records accepted messages (sending -> submitted) and the message id of each part';
 
@@ -159,12 +169,13 @@ CREATE FUNCTION nps.smsc_failed(p_smsc text, p_ids bigint[], p_codes integer[], 
 RETURNS integer LANGUAGE sql AS $$
     WITH f AS (
         UPDATE nps.outbox o
-        SET state = 'failed', error_code = u.code, error = u.error, done_at = now()
-        FROM unnest(p_ids, p_codes, p_errors) u(id, code, error)
-        WHERE o.id = u.id AND o.state = 'sending' AND o.smsc_name = p_smsc
+        SET state = 'failed', error_code = p_codes[array_position(p_ids, o.id)],
+            error = p_errors[array_position(p_ids, o.id)], done_at = now()
+        WHERE o.id = ANY (p_ids) AND o.state = 'sending' AND o.smsc_name = p_smsc
         RETURNING 1)
     SELECT count(*)::integer FROM f
 $$;
+ALTER FUNCTION nps.smsc_failed(text, bigint[], integer[], text[]) SET plan_cache_mode = force_custom_plan;
 COMMENT ON FUNCTION nps.smsc_failed(text, bigint[], integer[], text[]) IS
     'Worker: records messages the SMSC refused for good (sending -> failed, with the command_status)';
 
@@ -213,44 +224,52 @@ CREATE FUNCTION nps.smsc_receipts(p_smsc text, p_ids text[], p_states text[], p_
 RETURNS integer LANGUAGE plpgsql AS $$
 DECLARE
     touched bigint[];
-    matched bigint[];
+    matched integer;
+    spellings text[];
+    delivered_ids bigint[];
+    failed_ids bigint[];
+    failed_codes integer[];
 BEGIN
+    -- Every spelling first, so that the parts are found through the index.
+    SELECT array_agg(x) INTO spellings FROM unnest(p_ids) i, unnest(nps.message_id_spellings(i)) x;
     WITH r AS (SELECT * FROM unnest(p_ids) WITH ORDINALITY r(msgid, ord)),
     c AS (SELECT r.ord, s.msgid, s.rank
           FROM r, unnest(nps.message_id_spellings(r.msgid)) WITH ORDINALITY s(msgid, rank)),
-    m AS (SELECT DISTINCT ON (c.ord) c.ord, p.outbox_id, p.part_no
-          FROM c JOIN nps.outbox_part p ON p.smsc_name = p_smsc AND p.message_id = c.msgid
+    f AS (SELECT p.outbox_id, p.part_no, p.message_id FROM nps.outbox_part p
+          WHERE p.smsc_name = p_smsc AND p.message_id = ANY (spellings)),
+    m AS (SELECT DISTINCT ON (c.ord) c.ord, f.outbox_id, f.part_no
+          FROM c JOIN f ON f.message_id = c.msgid
           ORDER BY c.ord, c.rank),
     u AS (UPDATE nps.outbox_part p
           SET state = p_states[m.ord], error_code = nullif(p_errors[m.ord], 0), done_at = p_at
           FROM m WHERE p.outbox_id = m.outbox_id AND p.part_no = m.part_no
-          RETURNING p.outbox_id, m.ord)
-    SELECT array_agg(DISTINCT u.outbox_id), array_agg(u.ord) INTO touched, matched FROM u;
-
+          RETURNING p.outbox_id),
     -- Receipts with no part yet wait, under the id as given.
-    INSERT INTO nps.receipt_pending (smsc_name, message_id, state, error_code, received_at)
-    SELECT p_smsc, r.msgid, p_states[r.ord], nullif(p_errors[r.ord], 0), p_at
-    FROM unnest(p_ids) WITH ORDINALITY r(msgid, ord)
-    WHERE NOT (r.ord = ANY (coalesce(matched, '{}')))
-    ON CONFLICT (smsc_name, message_id) DO UPDATE
-        SET state = EXCLUDED.state, error_code = EXCLUDED.error_code, received_at = EXCLUDED.received_at;
+    w AS (INSERT INTO nps.receipt_pending (smsc_name, message_id, state, error_code, received_at)
+          SELECT p_smsc, r.msgid, p_states[r.ord], nullif(p_errors[r.ord], 0), p_at
+          FROM r WHERE NOT EXISTS (SELECT 1 FROM m WHERE m.ord = r.ord)
+          ON CONFLICT (smsc_name, message_id) DO UPDATE
+              SET state = EXCLUDED.state, error_code = EXCLUDED.error_code, received_at = EXCLUDED.received_at)
+    SELECT array_agg(DISTINCT u.outbox_id), count(*) INTO touched, matched FROM u;
 
     IF touched IS NOT NULL THEN
         -- A message is delivered when all its parts are, failed once one part fails.
+        SELECT array_agg(outbox_id) FILTER (WHERE delivered AND NOT failed),
+               array_agg(outbox_id) FILTER (WHERE failed), array_agg(error_code) FILTER (WHERE failed)
+        INTO delivered_ids, failed_ids, failed_codes
+        FROM (SELECT p.outbox_id, bool_or(p.state = 'failed') AS failed,
+                     bool_and(p.state = 'delivered') AS delivered, max(p.error_code) AS error_code
+              FROM nps.outbox_part p WHERE p.outbox_id = ANY (touched) GROUP BY p.outbox_id) s;
+        UPDATE nps.outbox o SET state = 'delivered', done_at = p_at
+        WHERE o.id = ANY (delivered_ids) AND o.state = 'submitted';
         UPDATE nps.outbox o
-        SET state = CASE WHEN s.failed THEN 'failed' ELSE 'delivered' END,
-            error_code = CASE WHEN s.failed THEN s.error_code END,
-            error = CASE WHEN s.failed THEN 'delivery receipt: not delivered' END,
-            done_at = p_at
-        FROM (SELECT outbox_id, bool_or(state = 'failed') AS failed,
-                     bool_and(state = 'delivered') AS delivered, max(error_code) AS error_code,
-                     count(*) AS parts
-              FROM nps.outbox_part WHERE outbox_id = ANY (touched) GROUP BY outbox_id) s
-        WHERE o.id = s.outbox_id AND o.state = 'submitted' AND (s.failed OR s.delivered)
-          AND s.parts >= coalesce(o.parts, 1);
+        SET state = 'failed', error_code = failed_codes[array_position(failed_ids, o.id)],
+            error = 'delivery receipt: not delivered', done_at = p_at
+        WHERE o.id = ANY (failed_ids) AND o.state = 'submitted';
     END IF;
-    RETURN coalesce(array_length(matched, 1), 0);
+    RETURN matched;
 END $$;
+ALTER FUNCTION nps.smsc_receipts(text, text[], text[], integer[], timestamptz) SET plan_cache_mode = force_custom_plan;
 COMMENT ON FUNCTION nps.smsc_receipts(text, text[], text[], integer[], timestamptz) IS
     'Worker: applies delivery receipts (state delivered or failed) to parts and messages; receipts for ids not recorded yet wait in nps.receipt_pending. Returns the number matched';
 
