@@ -183,6 +183,7 @@ typedef struct Worker
 	TimestampTz paused_until;	/* after ESME_RTHROTTLED / ESME_RMSGQFUL */
 	int			throttle_streak;
 	bool		outbox_maybe;	/* a claim may find rows */
+	int64		claim_after;	/* claim ids above this (0: from the start) */
 	TimestampTz next_poll;		/* claim anyway then (not_before rows) */
 	MemoryContext msg_cxt;
 

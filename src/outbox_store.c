@@ -103,13 +103,13 @@ store_load_config(const char *name)
 	c->reconnect_max_ms = interval_ms(SPI_getbinval(t, d, 17, &isnull));
 
 	{
-		Oid			claim[] = {TEXTOID, INT4OID};
+		Oid			claim[] = {TEXTOID, INT4OID, INT8OID};
 		Oid			submitted[] = {TEXTOID, INT8ARRAYOID, INT2ARRAYOID, TEXTARRAYOID,
 		INT8ARRAYOID, INT2ARRAYOID, TEXTARRAYOID};
 		Oid			failed[] = {TEXTOID, INT8ARRAYOID, INT4ARRAYOID, TEXTARRAYOID};
 		Oid			requeue[] = {TEXTOID, INT8ARRAYOID};
 
-		plan_claim = prepare("SELECT id, msisdn, source_addr, body FROM nps.smsc_claim($1, $2)", 2, claim);
+		plan_claim = prepare("SELECT id, msisdn, source_addr, body FROM nps.smsc_claim($1, $2, $3)", 3, claim);
 		plan_submitted = prepare("SELECT nps.smsc_submitted($1, $2, $3, $4, $5, $6, $7)", 7, submitted);
 		plan_failed = prepare("SELECT nps.smsc_failed($1, $2, $3, $4)", 4, failed);
 		plan_requeue = prepare("SELECT nps.smsc_requeue($1, $2)", 2, requeue);
@@ -221,10 +221,18 @@ record_requeue(Datum name)
 	exec_plan(plan_requeue, values);
 }
 
+/*
+ * Claims from the queue.  A queue table's index keeps the entries of rows
+ * already claimed until vacuum, so scanning from the start each time costs
+ * more and more; the worker starts after the last id it claimed, and scans
+ * from the start again (W->claim_after = 0) when that finds too little, when
+ * it put rows back itself, and on the periodic poll.
+ */
 static void
 claim(Datum name, int limit)
 {
-	Datum		values[2] = {name, Int32GetDatum(limit)};
+	int64		after = W->claim_after;
+	Datum		values[3] = {name, Int32GetDatum(limit), Int64GetDatum(after)};
 	int			rc = SPI_execute_plan(plan_claim, values, NULL, false, limit);
 
 	if (rc != SPI_OK_SELECT)
@@ -234,13 +242,18 @@ claim(Datum name, int limit)
 		HeapTuple	t = SPI_tuptable->vals[i];
 		TupleDesc	d = SPI_tuptable->tupdesc;
 		bool		isnull;
+		int64		id = DatumGetInt64(SPI_getbinval(t, d, 1, &isnull));
 
-		sender_claimed(DatumGetInt64(SPI_getbinval(t, d, 1, &isnull)),
-					   SPI_getvalue(t, d, 2), SPI_getvalue(t, d, 3), SPI_getvalue(t, d, 4));
+		sender_claimed(id, SPI_getvalue(t, d, 2), SPI_getvalue(t, d, 3), SPI_getvalue(t, d, 4));
+		W->claim_after = Max(W->claim_after, id);
 	}
-	/* a short claim means the queue is empty for now: wait for a wake-up */
 	if (SPI_processed < (uint64) limit)
-		W->outbox_maybe = false;
+	{
+		/* from the start next time; if that was it, the queue is empty */
+		if (after == 0)
+			W->outbox_maybe = false;
+		W->claim_after = 0;
+	}
 }
 
 void
@@ -268,7 +281,10 @@ store_flush(int claim_limit)
 	if (W->done_failed != NIL)
 		record_failed(name);
 	if (W->requeue != NIL)
+	{
 		record_requeue(name);
+		W->claim_after = 0;
+	}
 	inbox_store_flush();
 	if (claim_limit > 0)
 		claim(name, claim_limit);
@@ -277,6 +293,9 @@ store_flush(int claim_limit)
 	SPI_finish();
 	CommitTransactionCommand();
 	pgstat_report_activity(STATE_IDLE, NULL);
+	/* a bgworker reports its table statistics itself: without them
+	 * autovacuum would never see the outbox churn (rate-limited inside) */
+	pgstat_report_stat(false);
 
 	/* committed: answer the SMSC, forget what is recorded */
 	for (int i = 0; i < W->nresps; i++)

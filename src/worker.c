@@ -243,6 +243,7 @@ nps_worker_main(Datum main_arg)
 		if (now >= W->next_poll)
 		{
 			W->outbox_maybe = true;
+			W->claim_after = 0;
 			W->next_poll = TimestampTzPlusMilliseconds(now, POLL_MS);
 		}
 		store_flush(sender_claim_wanted());

@@ -19,7 +19,12 @@ CREATE INDEX outbox_msisdn ON nps.outbox (msisdn, id);
 -- The functions below update rows named in arrays with "id = ANY (array)"
 -- and take per-row values with array_position(): a join to unnest() gets
 -- misestimated while the table churns and can end as a nested loop over
--- both arrays.  They also force custom plans, so the planner sees the arrays.
+-- both arrays.
+
+-- Receipts look parts up by message id, many at a time ("message_id = ANY"):
+-- the id leads the index, so each id is one probe.
+DROP INDEX nps.outbox_part_message;
+CREATE INDEX outbox_part_message ON nps.outbox_part (message_id, smsc_name);
 
 CREATE TABLE nps.receipt_pending (
     smsc_name    text NOT NULL,
@@ -89,7 +94,7 @@ CREATE TRIGGER smsc_wake AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON nps.sms
 -- ---------------------------------------------------------------------------
 -- Sending.
 
-CREATE FUNCTION nps.smsc_claim(p_smsc text, p_limit integer)
+CREATE FUNCTION nps.smsc_claim(p_smsc text, p_limit integer, p_after bigint DEFAULT 0)
 RETURNS TABLE (id bigint, msisdn text, source_addr text, body text)
 LANGUAGE sql AS $$
     -- = ANY (ARRAY(...)): the rows are found by primary key, never by a scan
@@ -100,6 +105,7 @@ LANGUAGE sql AS $$
         WHERE o.id = ANY (ARRAY(
               SELECT q.id FROM nps.outbox q
               WHERE q.state = 'queued' AND (q.not_before IS NULL OR q.not_before <= now())
+                AND q.id > p_after
                 -- a scalar subquery, evaluated row by row through the index:
                 -- NOT EXISTS could become an anti join over the whole table
                 AND (SELECT e.id FROM nps.outbox e
@@ -110,8 +116,8 @@ LANGUAGE sql AS $$
         RETURNING o.id, o.msisdn, o.source_addr, o.body)
     SELECT * FROM c ORDER BY id
 $$;
-COMMENT ON FUNCTION nps.smsc_claim(text, integer) IS
-    'Worker: claims up to p_limit queued messages for a bind (queued -> sending), oldest first, one per subscriber at a time';
+COMMENT ON FUNCTION nps.smsc_claim(text, integer, bigint) IS
+    'Worker: claims up to p_limit queued messages with an id above p_after for a bind (queued -> sending), oldest first, one per subscriber at a time';
 
 -- Receipts recorded before their part: applied once the part exists.
 CREATE FUNCTION nps.smsc_apply_pending(p_smsc text, p_msgids text[])
@@ -160,8 +166,6 @@ BEGIN
     END IF;
     RETURN n;
 END $$;
-ALTER FUNCTION nps.smsc_submitted(text, bigint[], smallint[], text[], bigint[], smallint[], text[], boolean)
-    SET plan_cache_mode = force_custom_plan;
 COMMENT ON FUNCTION nps.smsc_submitted(text, bigint[], smallint[], text[], bigint[], smallint[], text[], boolean) IS
     'Worker: records accepted messages (sending -> submitted) and the message id of each part';
 
@@ -175,7 +179,6 @@ RETURNS integer LANGUAGE sql AS $$
         RETURNING 1)
     SELECT count(*)::integer FROM f
 $$;
-ALTER FUNCTION nps.smsc_failed(text, bigint[], integer[], text[]) SET plan_cache_mode = force_custom_plan;
 COMMENT ON FUNCTION nps.smsc_failed(text, bigint[], integer[], text[]) IS
     'Worker: records messages the SMSC refused for good (sending -> failed, with the command_status)';
 
@@ -224,33 +227,40 @@ CREATE FUNCTION nps.smsc_receipts(p_smsc text, p_ids text[], p_states text[], p_
 RETURNS integer LANGUAGE plpgsql AS $$
 DECLARE
     touched bigint[];
-    matched integer;
-    spellings text[];
+    exact text[];
+    i integer;
+    hit record;
     delivered_ids bigint[];
     failed_ids bigint[];
     failed_codes integer[];
 BEGIN
-    -- Every spelling first, so that the parts are found through the index.
-    SELECT array_agg(x) INTO spellings FROM unnest(p_ids) i, unnest(nps.message_id_spellings(i)) x;
-    WITH r AS (SELECT * FROM unnest(p_ids) WITH ORDINALITY r(msgid, ord)),
-    c AS (SELECT r.ord, s.msgid, s.rank
-          FROM r, unnest(nps.message_id_spellings(r.msgid)) WITH ORDINALITY s(msgid, rank)),
-    f AS (SELECT p.outbox_id, p.part_no, p.message_id FROM nps.outbox_part p
-          WHERE p.smsc_name = p_smsc AND p.message_id = ANY (spellings)),
-    m AS (SELECT DISTINCT ON (c.ord) c.ord, f.outbox_id, f.part_no
-          FROM c JOIN f ON f.message_id = c.msgid
-          ORDER BY c.ord, c.rank),
-    u AS (UPDATE nps.outbox_part p
-          SET state = p_states[m.ord], error_code = nullif(p_errors[m.ord], 0), done_at = p_at
-          FROM m WHERE p.outbox_id = m.outbox_id AND p.part_no = m.part_no
-          RETURNING p.outbox_id),
-    -- Receipts with no part yet wait, under the id as given.
-    w AS (INSERT INTO nps.receipt_pending (smsc_name, message_id, state, error_code, received_at)
-          SELECT p_smsc, r.msgid, p_states[r.ord], nullif(p_errors[r.ord], 0), p_at
-          FROM r WHERE NOT EXISTS (SELECT 1 FROM m WHERE m.ord = r.ord)
-          ON CONFLICT (smsc_name, message_id) DO UPDATE
-              SET state = EXCLUDED.state, error_code = EXCLUDED.error_code, received_at = EXCLUDED.received_at)
-    SELECT array_agg(DISTINCT u.outbox_id), count(*) INTO touched, matched FROM u;
+    -- The usual case: the id exactly as recorded (one index probe per id).
+    WITH u AS (
+        UPDATE nps.outbox_part p
+        SET state = p_states[array_position(p_ids, p.message_id)],
+            error_code = nullif(p_errors[array_position(p_ids, p.message_id)], 0), done_at = p_at
+        WHERE p.smsc_name = p_smsc AND p.message_id = ANY (p_ids)
+        RETURNING p.outbox_id, p.message_id)
+    SELECT array_agg(u.outbox_id), array_agg(u.message_id) INTO touched, exact FROM u;
+
+    -- The others under their other spellings, else they wait in receipt_pending.
+    FOR i IN 1 .. coalesce(array_length(p_ids, 1), 0) LOOP
+        EXIT WHEN coalesce(array_length(exact, 1), 0) = array_length(p_ids, 1);
+        CONTINUE WHEN p_ids[i] = ANY (coalesce(exact, '{}'));
+        UPDATE nps.outbox_part p
+        SET state = p_states[i], error_code = nullif(p_errors[i], 0), done_at = p_at
+        WHERE p.smsc_name = p_smsc
+          AND p.message_id = ANY ((nps.message_id_spellings(p_ids[i]))[2:])
+        RETURNING p.outbox_id INTO hit;
+        IF FOUND THEN
+            touched := touched || hit.outbox_id;
+        ELSE
+            INSERT INTO nps.receipt_pending (smsc_name, message_id, state, error_code, received_at)
+            VALUES (p_smsc, p_ids[i], p_states[i], nullif(p_errors[i], 0), p_at)
+            ON CONFLICT (smsc_name, message_id) DO UPDATE
+                SET state = EXCLUDED.state, error_code = EXCLUDED.error_code, received_at = EXCLUDED.received_at;
+        END IF;
+    END LOOP;
 
     IF touched IS NOT NULL THEN
         -- A message is delivered when all its parts are, failed once one part fails.
@@ -267,8 +277,10 @@ BEGIN
             error = 'delivery receipt: not delivered', done_at = p_at
         WHERE o.id = ANY (failed_ids) AND o.state = 'submitted';
     END IF;
-    RETURN matched;
+    RETURN coalesce(array_length(touched, 1), 0);
 END $$;
+-- Custom plans: the planner must see how long the arrays are to choose index
+-- probes for "= ANY (array)" (a generic plan may scan the table instead).
 ALTER FUNCTION nps.smsc_receipts(text, text[], text[], integer[], timestamptz) SET plan_cache_mode = force_custom_plan;
 COMMENT ON FUNCTION nps.smsc_receipts(text, text[], text[], integer[], timestamptz) IS
     'Worker: applies delivery receipts (state delivered or failed) to parts and messages; receipts for ids not recorded yet wait in nps.receipt_pending. Returns the number matched';
@@ -409,7 +421,7 @@ COMMENT ON COLUMN nps.smsc_status.last_error IS 'Last error on the bind';
 COMMENT ON COLUMN nps.smsc_status.last_error_at IS 'When the last error happened';
 
 -- The worker's functions are not for applications.
-REVOKE ALL ON FUNCTION nps.smsc_claim(text, integer), nps.smsc_submitted(text, bigint[], smallint[], text[], bigint[], smallint[], text[], boolean),
+REVOKE ALL ON FUNCTION nps.smsc_claim(text, integer, bigint), nps.smsc_submitted(text, bigint[], smallint[], text[], bigint[], smallint[], text[], boolean),
     nps.smsc_failed(text, bigint[], integer[], text[]), nps.smsc_requeue(text, bigint[], interval), nps.smsc_recover(text),
     nps.smsc_receipts(text, text[], text[], integer[], timestamptz), nps.smsc_apply_pending(text, text[]),
     nps.receive_from_smsc(text, text, text, text, timestamptz, timestamptz),
