@@ -6,7 +6,6 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use Time::HiRes qw(time);
 use NpsTest;
 
 my $sim = NpsTest::Sim->start;
@@ -25,6 +24,16 @@ sub workers
 		"SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'nps smpp worker'");
 }
 
+# Seconds from the row's last change to the bind's state change, measured in
+# the database (psql start-up on a loaded machine would blur a client clock).
+sub reaction
+{
+	my ($name) = @_;
+	return $node->safe_psql('postgres',
+		"SELECT round(extract(epoch FROM st.since - s.updated_at)::numeric, 3) "
+		  . "FROM nps.smsc_status st JOIN nps.smsc s USING (name) WHERE name = '$name'");
+}
+
 sub worker_pid
 {
 	my ($name) = @_;
@@ -35,35 +44,34 @@ sub worker_pid
 ok($node->poll_query_until('postgres',
 	"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'nps launcher'"), 'launcher runs');
 $node->safe_psql('postgres', 'SET client_min_messages = warning; CREATE EXTENSION nps CASCADE');
-my $t0 = time;
 NpsTest::add_bind($node, 'one', $sim->port);
 ok(NpsTest::wait_for($node, "SELECT state = 'bound' FROM nps.smsc_status WHERE name = 'one'", 5),
 	'first bind up after CREATE EXTENSION and INSERT');
-my $took = time - $t0;
-cmp_ok($took, '<', 2, sprintf('insert to bound in %.2f s', $took));
+my $took = reaction('one');
+cmp_ok($took, '<', 2, "insert to bound in $took s");
 
-$t0 = time;
 NpsTest::add_bind($node, 'two', $sim->port);
 ok(NpsTest::wait_for($node, "SELECT state = 'bound' FROM nps.smsc_status WHERE name = 'two'", 5),
 	'second bind up');
-cmp_ok(time - $t0, '<', 2, 'within 2 s');
+$took = reaction('two');
+cmp_ok($took, '<', 2, "insert to bound in $took s");
 is(workers(), '2', 'one worker per enabled bind');
 
 # A change restarts the bind's worker.
 my $pid = worker_pid('two');
-$t0 = time;
 $node->safe_psql('postgres', "UPDATE nps.smsc SET window_size = 7 WHERE name = 'two'");
 ok(NpsTest::wait_for($node,
 	"SELECT state = 'bound' AND pid <> $pid FROM nps.smsc_status WHERE name = 'two'", 5),
 	'changed bind restarted');
-cmp_ok(time - $t0, '<', 2, 'within 2 s');
+$took = reaction('two');
+cmp_ok($took, '<', 2, "change to bound again in $took s");
 
 # Disable, then delete.
-$t0 = time;
 $node->safe_psql('postgres', "UPDATE nps.smsc SET enabled = false WHERE name = 'two'");
 ok(NpsTest::wait_for($node, "SELECT state = 'disabled' AND pid IS NULL FROM nps.smsc_status WHERE name = 'two'", 5),
 	'disabled bind stopped');
-cmp_ok(time - $t0, '<', 2, 'within 2 s');
+$took = reaction('two');
+cmp_ok($took, '<', 2, "disable to stopped in $took s");
 is(workers(), '1', 'one worker left');
 $node->safe_psql('postgres', "DELETE FROM nps.smsc WHERE name = 'two'");
 ok(NpsTest::wait_for($node, "SELECT count(*) = 0 FROM nps.smsc_counters() WHERE name = 'two'", 5),

@@ -8,7 +8,7 @@ use NpsTest;
 
 my $sim = NpsTest::Sim->start('--receipt-delay-ms', '20');
 # The primary keeps its worker off: it stands for a primary about to fail.
-my $primary = NpsTest::node('primary', 'nps.enabled = off');
+my $primary = NpsTest::node({ allows_streaming => 1 }, 'primary', 'nps.enabled = off');
 NpsTest::add_bind($primary, 'main', $sim->port);
 NpsTest::queue_messages($primary, 5);
 $primary->backup('b');

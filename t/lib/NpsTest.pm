@@ -18,12 +18,15 @@ use Time::HiRes qw(time usleep);
 
 our $ROOT = $ENV{NPS_ROOT} // '.';
 
-# A started node with nps preloaded, serving database postgres, extension created.
+# A started node with nps preloaded, serving database postgres, extension
+# created.  An optional hash reference first is passed to init
+# (e.g. { allows_streaming => 1 }).
 sub node
 {
+	my $init = ref $_[0] eq 'HASH' ? shift : {};
 	my ($name, @conf) = @_;
 	my $node = PostgreSQL::Test::Cluster->new($name);
-	$node->init;
+	$node->init(%$init);
 	$node->append_conf('postgresql.conf', join("\n",
 		"shared_preload_libraries = 'pg_cron,nps'",
 		"cron.database_name = 'postgres'",
