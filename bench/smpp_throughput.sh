@@ -4,6 +4,7 @@
 # the ceiling, in the same run on the same machine.
 #
 #   bench/smpp_throughput.sh [COUNT] [WINDOW]      (defaults 100000, 100)
+#   COUNT 0 runs the latency measurement only.
 #
 # 1. ceiling: smpp-blast sends COUNT submit_sm with receipts to the sink;
 # 2. nps: COUNT queued outbox rows; the bind is enabled and the time from
@@ -49,6 +50,7 @@ stop_sim() { kill "$SIM_PID"; wait "$SIM_PID" 2>/dev/null || true; SIM_PID=; }
 
 echo "== machine: $(nproc) cores, $(uname -r); PostgreSQL $("$NPS_BINDIR/postgres" --version | awk '{print $3}')"
 
+if [ "$COUNT" -gt 0 ]; then
 echo "== 1. ceiling: bench/smpp-blast, $COUNT messages, window $WINDOW, receipts on"
 start_sim
 blast=$(bench/smpp-blast --port "$SIM_PORT" --count "$COUNT" --window "$WINDOW" --text 'Оцените салон от 0 до 10')
@@ -93,24 +95,43 @@ if [ -n "${PERF_PID:-}" ]; then
     wait "$PERF_PID" || true
     echo "== where the worker's time goes (perf, 5 s of the run, self time)"
     perf report -i "$NPS_WORK/perf.data" --no-children --sort dso,symbol --stdio -g none 2>/dev/null |
-        grep -E '^ +[0-9]' | head -25
+        grep -E '^ +[0-9]' | head -25 || true
+fi
+
+else
+    start_sim --log "$NPS_WORK/submits.tsv"
+    psql -c "SET client_min_messages = warning; CREATE EXTENSION nps CASCADE"
+    psql -c "INSERT INTO nps.smsc (name, port, system_id, window_size) VALUES ('bench', $SIM_PORT, 'nps', $WINDOW)"
+    sleep 2
 fi
 
 echo "== 3. latency at low load: commit to submit_sm at the SMSC, 200 single-row transactions"
+# Two clocks for the commit: pg_xact_commit_timestamp of the inserting
+# transaction (taken just before its WAL flush), and clock_timestamp() in the
+# client's next statement (after COMMIT returned to the client and the client
+# sent the next statement: this one includes the client round trip).
 : > "$NPS_WORK/submits.tsv"
-for i in $(seq 200); do
-    echo "INSERT INTO nps.outbox (msisdn, source_addr, body) VALUES ('79260000001', '0650', 'latency $i');"
-    echo "SELECT pg_sleep(0.02);"
-done | psql >/dev/null
-sleep 2
-cp "$NPS_WORK/submits.tsv" "$NPS_WORK/latency.tsv"; chmod a+r "$NPS_WORK/latency.tsv"
-psql <<SQL
-CREATE TEMP TABLE wire (ms bigint, body text);
-COPY wire FROM PROGRAM 'awk -F "\t" ''\$4 != "-" {print \$1 "\t" \$NF}'' $NPS_WORK/latency.tsv';
+{
+    echo "CREATE TEMP TABLE lat (body text, x xid, t timestamptz);"
+    for i in $(seq 200); do
+        echo "INSERT INTO nps.outbox (msisdn, source_addr, body) VALUES ('79260000001', '0650', 'latency $i') RETURNING xmin AS x \\gset"
+        echo "INSERT INTO lat VALUES ('latency $i', :'x', clock_timestamp());"
+        echo "SELECT pg_sleep(0.02);"
+    done
+    echo "SELECT pg_sleep(2);"
+    echo "CREATE TEMP TABLE wire (ms bigint, body text);"
+    echo "COPY wire FROM PROGRAM 'awk -F \"\t\" ''\$4 != \"-\" {print \$1 \"\t\" \$NF}'' $NPS_WORK/submits.tsv';"
+    cat <<'SQL'
+\o
+\pset format aligned
 SELECT count(*) AS messages,
-       round(percentile_cont(0.5) WITHIN GROUP (ORDER BY l)::numeric, 2) AS p50_ms,
-       round(percentile_cont(0.99) WITHIN GROUP (ORDER BY l)::numeric, 2) AS p99_ms,
-       round(max(l)::numeric, 2) AS max_ms
-FROM (SELECT w.ms - extract(epoch FROM pg_xact_commit_timestamp(o.xmin)) * 1000 AS l
-      FROM nps.outbox o JOIN wire w ON w.body = o.body WHERE o.body LIKE 'latency %') s;
+       round(percentile_cont(0.5) WITHIN GROUP (ORDER BY after_commit)::numeric, 2) AS p50_ms,
+       round(percentile_cont(0.99) WITHIN GROUP (ORDER BY after_commit)::numeric, 2) AS p99_ms,
+       round(max(after_commit)::numeric, 2) AS max_ms,
+       round(percentile_cont(0.5) WITHIN GROUP (ORDER BY from_commit_ts)::numeric, 2) AS p50_from_commit_ts,
+       round(percentile_cont(0.99) WITHIN GROUP (ORDER BY from_commit_ts)::numeric, 2) AS p99_from_commit_ts
+FROM (SELECT w.ms - extract(epoch FROM l.t) * 1000 AS after_commit,
+             w.ms - extract(epoch FROM pg_xact_commit_timestamp(l.x)) * 1000 AS from_commit_ts
+      FROM lat l JOIN wire w ON w.body = l.body) s;
 SQL
+} | psql -o /dev/null

@@ -215,6 +215,25 @@ session_send_header(SmppConn *c, uint32 id, uint32 status, uint32 seq)
 	session_send(c, buf, SMPP_HEADER_LEN);
 }
 
+typedef enum IoOutcome
+{
+	IO_AGAIN,					/* would block: wait for the socket */
+	IO_RETRY,					/* interrupted: try again now */
+	IO_DEAD						/* the connection failed: session closed */
+} IoOutcome;
+
+/* What a send() or recv() that returned -1 means. */
+static IoOutcome
+io_error(SmppConn *c)
+{
+	if (errno == EAGAIN || errno == EWOULDBLOCK)
+		return IO_AGAIN;
+	if (errno == EINTR)
+		return IO_RETRY;
+	session_close_all(psprintf("connection lost (%s): %m", c->role));
+	return IO_DEAD;
+}
+
 /* Writes what it can; false when the connection failed. */
 bool
 session_flush(SmppConn *c)
@@ -225,12 +244,11 @@ session_flush(SmppConn *c)
 
 		if (n < 0)
 		{
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				return true;
-			if (errno == EINTR)
+			IoOutcome	o = io_error(c);
+
+			if (o == IO_RETRY)
 				continue;
-			session_close_all(psprintf("connection lost (%s): %m", c->role));
-			return false;
+			return o == IO_AGAIN;
 		}
 		c->out_off += n;
 	}
@@ -385,12 +403,11 @@ session_read(SmppConn *c)
 		}
 		if (n < 0)
 		{
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				return true;
-			if (errno == EINTR)
+			IoOutcome	o = io_error(c);
+
+			if (o == IO_RETRY)
 				continue;
-			session_close_all(psprintf("connection lost (%s): %m", c->role));
-			return false;
+			return o == IO_AGAIN;
 		}
 		c->in_len += n;
 		c->last_rx = GetCurrentTimestamp();
