@@ -17,6 +17,8 @@ EXTRA_CLEAN = sim/nps-smsc-sim bench/smpp-blast
 
 # No LLVM bitcode: the build then needs no clang (a lighter CI) and loses nothing.
 override with_llvm = no
+# Rebuild objects when a header they include changes.
+override autodepend = yes
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
