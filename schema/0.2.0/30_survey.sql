@@ -122,22 +122,24 @@ CROSS JOIN (VALUES
 -- Scheduling: a visit load creates its sessions in one statement
 ------------------------------------------------------------------------------
 
--- The first moment at or after t that lies in [send_from, send_until) local
--- time of zone tz: a time in the evening moves to the next morning, a time
--- before the window to the same morning.  A plain SQL expression, so the
--- planner inlines it into the bulk INSERT.
-CREATE FUNCTION nps.next_send_time(t timestamptz, tz text, send_from time, send_until time)
+-- When a visit's survey may go: visit_at + delay counted in the region's
+-- local time (so that "24 days later" never shifts by an hour with the
+-- session's TimeZone or a daylight-saving change), then moved to the first
+-- moment in [send_from, send_until): an evening time to the next morning, an
+-- early one to the same morning.  A plain SQL expression, so the planner
+-- inlines it into the bulk INSERT.
+CREATE FUNCTION nps.send_time(visit_at timestamptz, delay interval, tz text, send_from time, send_until time)
 RETURNS timestamptz
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
     SELECT CASE
-        WHEN (t AT TIME ZONE tz)::time < send_from
-            THEN ((t AT TIME ZONE tz)::date + send_from) AT TIME ZONE tz
-        WHEN (t AT TIME ZONE tz)::time >= send_until
-            THEN ((t AT TIME ZONE tz)::date + 1 + send_from) AT TIME ZONE tz
-        ELSE t END
+        WHEN ((visit_at AT TIME ZONE tz) + delay)::time < send_from
+            THEN (((visit_at AT TIME ZONE tz) + delay)::date + send_from) AT TIME ZONE tz
+        WHEN ((visit_at AT TIME ZONE tz) + delay)::time >= send_until
+            THEN (((visit_at AT TIME ZONE tz) + delay)::date + 1 + send_from) AT TIME ZONE tz
+        ELSE ((visit_at AT TIME ZONE tz) + delay) AT TIME ZONE tz END
 $$;
-COMMENT ON FUNCTION nps.next_send_time(timestamptz, text, time, time) IS
-    'First moment at or after t within the local sending hours [send_from, send_until) of time zone tz';
+COMMENT ON FUNCTION nps.send_time(timestamptz, interval, text, time, time) IS
+    'When a survey for a visit at visit_at may be sent: visit_at + delay in local time of zone tz, moved into the sending hours [send_from, send_until)';
 
 -- Statement-level: a load of a million visits is a handful of set-based
 -- statements, not a million trigger calls.
@@ -149,7 +151,7 @@ DECLARE
 BEGIN
     INSERT INTO nps.session (visit_id, survey_id, msisdn, due_at, state, state_reason)
     SELECT n.id, sv.id, n.msisdn,
-           nps.next_send_time(n.occurred_at + sv.delay, r.time_zone, r.send_from, r.send_until),
+           nps.send_time(n.occurred_at, sv.delay, r.time_zone, r.send_from, r.send_until),
            CASE WHEN o.msisdn IS NOT NULL OR d.dup THEN 'cancelled' ELSE 'scheduled' END,
            CASE WHEN o.msisdn IS NOT NULL THEN 'opted out'
                 WHEN d.dup THEN 'duplicate visit' END
@@ -244,8 +246,9 @@ BEGIN
     ), contenders AS (
         -- Of several sessions of one subscriber starting now, the newest
         -- visit's goes (unless the fatigue rule is off); the pool then gives
-        -- each starter a distinct free code, least recently used first.
-        SELECT c.*, row_number() OVER (PARTITION BY c.msisdn ORDER BY c.occurred_at DESC, c.visit_id DESC) AS rn,
+        -- each starter, oldest visit first, a distinct free code, least
+        -- recently used first.
+        SELECT c.*, row_number() OVER (PARTITION BY c.msisdn ORDER BY c.occurred_at, c.visit_id) AS rn,
                first_value(c.visit_id) OVER (PARTITION BY c.msisdn ORDER BY c.occurred_at DESC, c.visit_id DESC) AS newest
         FROM ruled c WHERE c.verdict = 'start'
     ), free_code AS (
@@ -520,7 +523,9 @@ BEGIN
     END IF;
 
     IF cron_db = current_database() THEN
-        CREATE EXTENSION IF NOT EXISTS pg_cron;
+        IF NOT EXISTS (SELECT FROM pg_extension WHERE extname = 'pg_cron') THEN
+            CREATE EXTENSION pg_cron;
+        END IF;
         FOR j IN SELECT * FROM nps.job ORDER BY name LOOP
             -- pg_cron upserts by (job name, user): a second call changes nothing.
             PERFORM cron.schedule_in_database(j.name, j.schedule, j.command, current_database());
@@ -531,8 +536,11 @@ BEGIN
 
     -- pg_cron lives in another database: register the jobs there through
     -- dblink, over the server's own socket, as the current (super)user.
-    CREATE EXTENSION IF NOT EXISTS dblink SCHEMA public;
     SELECT e.extnamespace::regnamespace::name INTO link_schema FROM pg_extension e WHERE e.extname = 'dblink';
+    IF link_schema IS NULL THEN
+        CREATE EXTENSION dblink SCHEMA public;
+        link_schema := 'public';
+    END IF;
     conn := format('dbname=%s port=%s user=%s', quote_literal(cron_db), current_setting('port'), quote_literal(current_user));
     IF split_part(current_setting('unix_socket_directories'), ',', 1) <> '' THEN
         conn := conn || format(' host=%s', quote_literal(btrim(split_part(current_setting('unix_socket_directories'), ',', 1))));
