@@ -1,34 +1,44 @@
--- TEMPORARY stand-in for the parse branch (schema/0.2.0/20_parse.sql, C):
--- the same signatures with a crude PL/pgSQL body, so that the survey engine
--- can be built and tested before that branch lands.  On merge, take the parse
--- branch's version of this file.
-CREATE TYPE nps.parsed_reply AS (status text, score smallint, reason text);
 
-CREATE FUNCTION nps.is_stop(body text) RETURNS boolean
-LANGUAGE sql IMMUTABLE STRICT AS $$
-    SELECT upper(btrim(body, E' \t\r\n.!')) IN ('STOP', 'СТОП', 'ОТПИСКА')
-$$;
+-- Reply parsing: what a customer's SMS answer says (src/parse_*.c).
+-- The rules, with examples, are in docs/parsing.md.
+
+CREATE TYPE nps.parsed_reply AS (status text, score smallint, reason text);
+COMMENT ON TYPE nps.parsed_reply IS
+    'Verdict on one SMS reply: status ok, stop, empty, unparsed, ambiguous or out_of_range; the score it gives; why it is not ok';
+COMMENT ON COLUMN nps.parsed_reply.status IS
+    'ok | stop (opt-out request) | empty (no letters or digits) | unparsed (no answer found) | ambiguous (more than one answer) | out_of_range (a number outside the scale)';
+COMMENT ON COLUMN nps.parsed_reply.score IS
+    'Score questions: the number; yes_no: 1 = yes, 0 = no; NULL for text questions and when no valid answer was found (a stop keeps the answer given with it)';
+COMMENT ON COLUMN nps.parsed_reply.reason IS
+    'Short lowercase English explanation when status is not ok, e.g. ''two different numbers: 7 and 9''; NULL when ok';
 
 CREATE FUNCTION nps.parse_reply(body text, kind text, min_score integer DEFAULT 0, max_score integer DEFAULT 10)
 RETURNS nps.parsed_reply
-LANGUAGE plpgsql IMMUTABLE AS $$
-DECLARE
-    t text := lower(btrim(coalesce(body, '')));
-    nums text[];
-BEGIN
-    IF nps.is_stop(t) THEN RETURN ROW('stop', NULL, NULL)::nps.parsed_reply; END IF;
-    IF t = '' THEN RETURN ROW('empty', NULL, NULL)::nps.parsed_reply; END IF;
-    IF kind = 'text' THEN RETURN ROW('ok', NULL, NULL)::nps.parsed_reply; END IF;
-    IF kind = 'yes_no' THEN
-        IF t ~ '^(да|yes|д)\M' THEN RETURN ROW('ok', 1, NULL)::nps.parsed_reply; END IF;
-        IF t ~ '^(нет|no|н)\M' THEN RETURN ROW('ok', 0, NULL)::nps.parsed_reply; END IF;
-        RETURN ROW('unparsed', NULL, 'not yes or no')::nps.parsed_reply;
-    END IF;
-    nums := ARRAY(SELECT m[1] FROM regexp_matches(t, '([0-9]+)', 'g') m);
-    IF cardinality(nums) = 0 THEN RETURN ROW('unparsed', NULL, 'no number')::nps.parsed_reply; END IF;
-    IF cardinality(nums) > 1 THEN RETURN ROW('ambiguous', NULL, 'several numbers')::nps.parsed_reply; END IF;
-    IF nums[1]::int NOT BETWEEN min_score AND max_score THEN
-        RETURN ROW('out_of_range', NULL, format('%s is not in %s..%s', nums[1], min_score, max_score))::nps.parsed_reply;
-    END IF;
-    RETURN ROW('ok', nums[1]::smallint, NULL)::nps.parsed_reply;
-END $$;
+    AS 'MODULE_PATHNAME', 'nps_parse_reply'
+    LANGUAGE C IMMUTABLE PARALLEL SAFE;  -- not STRICT: min/max may be NULL for yes_no and text
+COMMENT ON FUNCTION nps.parse_reply(text, text, integer, integer) IS
+    'Parses an SMS reply to a question of kind score (min_score..max_score), yes_no or text (min/max ignored, may be NULL); NULL body or kind gives NULL; never fails on the reply, raises invalid_parameter_value for an unknown kind or min_score > max_score';
+
+CREATE FUNCTION nps.parse_score(body text, min_score integer, max_score integer) RETURNS smallint
+    AS 'MODULE_PATHNAME', 'nps_parse_score'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nps.parse_score(text, integer, integer) IS
+    'The score an SMS reply gives on the scale min_score..max_score, or NULL when it gives no valid score';
+
+CREATE FUNCTION nps.parse_yes_no(body text) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'nps_parse_yes_no'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nps.parse_yes_no(text) IS
+    'True for a yes (да, ага, yes, +), false for a no (нет, неа, no, -), NULL when the reply is neither or both';
+
+CREATE FUNCTION nps.is_stop(body text) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'nps_is_stop'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nps.is_stop(text) IS
+    'True when an SMS reply asks to stop the surveys: first word STOP/СТОП/ОТПИСКА, or a request such as отписаться, не пишите';
+
+CREATE FUNCTION nps.normalize_reply(body text) RETURNS text
+    AS 'MODULE_PATHNAME', 'nps_normalize_reply'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nps.normalize_reply(text) IS
+    'The canonical form the reply parser works on: lowercase, ё as е, look-alike letters folded, emoji and punctuation dropped, single spaces; first 2000 characters';
