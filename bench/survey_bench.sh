@@ -28,6 +28,8 @@ nps_workdir
 trap 'nps_stop_cluster; [ -n "${NPS_KEEP:-}" ] || rm -rf "$NPS_WORK"' EXIT
 for f in bench/survey_*.sql; do cp "$f" "$NPS_WORK/"; done
 chown postgres: "$NPS_WORK"/survey_*.sql
+# The extra settings go in through a file: a pipeline would start the
+# cluster in a subshell and lose the PGHOST/NPS_PGDATA it exports.
 {
     echo "shared_buffers = 512MB"
     echo "max_wal_size = 4GB"
@@ -36,7 +38,8 @@ chown postgres: "$NPS_WORK"/survey_*.sql
         echo "shared_preload_libraries = 'pg_cron,nps,pg_stat_statements'"
         echo "pg_stat_statements.track = all"
     fi
-} | nps_start_cluster "$PORT"
+} > "$NPS_WORK/extra.conf"
+nps_start_cluster "$PORT" < "$NPS_WORK/extra.conf"
 
 psql_() { as_postgres env PGHOST="$PGHOST" PGPORT="$PGPORT" PGUSER=postgres PGDATABASE=postgres psql -X -q "$@"; }
 profile() {
