@@ -15,7 +15,7 @@ SELECT step, sessions, CASE WHEN base > 0 THEN round(100.0 * sessions / base, 1)
 FROM (
     SELECT 1 AS ord, 'visits' AS step, (SELECT count(*) FROM nps.visit) AS sessions, NULL::bigint AS base
     UNION ALL
-    SELECT 2, 'sessions scheduled', count(*), (SELECT count(*) FROM nps.visit) FROM s
+    SELECT 2, 'sessions created', count(*), (SELECT count(*) FROM nps.visit) FROM s
     UNION ALL
     SELECT 3, 'started (first question sent)', count(*) FILTER (WHERE started_at IS NOT NULL), count(*) FROM s
     UNION ALL
