@@ -149,35 +149,48 @@ DECLARE
     dup_window interval := nps.setting_interval('duplicate_window');
     fatigue interval := nps.setting_interval('fatigue_period');
 BEGIN
+    -- Latest visit wins within the load itself: of a subscriber's eligible
+    -- visits in this statement, those due within the fatigue period before
+    -- the newest one's are inserted already cancelled (no UPDATE later).
     INSERT INTO nps.session (visit_id, survey_id, msisdn, due_at, state, state_reason)
-    SELECT n.id, sv.id, n.msisdn,
-           nps.send_time(n.occurred_at, sv.delay, r.time_zone, r.send_from, r.send_until),
-           CASE WHEN o.msisdn IS NOT NULL OR d.dup THEN 'cancelled' ELSE 'scheduled' END,
-           CASE WHEN o.msisdn IS NOT NULL THEN 'opted out'
-                WHEN d.dup THEN 'duplicate visit' END
-    FROM new_visits n
-    JOIN nps.survey sv ON sv.channel = n.channel AND sv.active
-    JOIN nps.salon sa ON sa.code = n.salon_code
-    JOIN nps.region r ON r.code = sa.region_code
-    LEFT JOIN nps.opt_out o ON o.msisdn = n.msisdn
-    -- An earlier visit of the subscriber to the same salon within the window.
-    -- Only the subscriber's own visits are fetched (by msisdn, behind OFFSET
-    -- 0) and then tested: with the salon or time conditions inside, a table
-    -- without statistics yet (a first load, a TRUNCATE) lets the planner pick
-    -- the (salon_code, occurred_at) index, and every probe then walks a whole
-    -- day of a salon's visits or worse.  A subscriber has a handful of visits.
-    LEFT JOIN LATERAL (
-        SELECT true AS dup
-        FROM (SELECT v.id, v.salon_code, v.occurred_at FROM nps.visit v
-              WHERE v.msisdn = n.msisdn OFFSET 0) v
-        WHERE v.salon_code = n.salon_code
-          AND v.occurred_at >= n.occurred_at - dup_window
-          AND (v.occurred_at, v.id) < (n.occurred_at, n.id)
-        LIMIT 1) d ON dup_window > '0';
+    SELECT c.id, c.survey_id, c.msisdn, c.due_at,
+           CASE WHEN c.reason IS NULL AND NOT c.superseded THEN 'scheduled' ELSE 'cancelled' END,
+           coalesce(c.reason, CASE WHEN c.superseded THEN 'superseded: visit ' || c.newest END)
+    FROM (SELECT e.*,
+                 first_value(e.id) OVER w AS newest,
+                 fatigue > '0' AND e.reason IS NULL AND e.id <> first_value(e.id) OVER w
+                     AND e.due_at > first_value(e.due_at) OVER w - fatigue AS superseded
+          FROM (SELECT n.id, sv.id AS survey_id, n.msisdn, n.occurred_at,
+                       nps.send_time(n.occurred_at, sv.delay, r.time_zone, r.send_from, r.send_until) AS due_at,
+                       CASE WHEN o.msisdn IS NOT NULL THEN 'opted out'
+                            WHEN d.dup THEN 'duplicate visit' END AS reason
+                FROM new_visits n
+                JOIN nps.survey sv ON sv.channel = n.channel AND sv.active
+                JOIN nps.salon sa ON sa.code = n.salon_code
+                JOIN nps.region r ON r.code = sa.region_code
+                LEFT JOIN nps.opt_out o ON o.msisdn = n.msisdn
+                -- An earlier visit of the subscriber to the same salon within
+                -- the window.  Only the subscriber's own visits are fetched (by
+                -- msisdn, behind OFFSET 0) and then tested: with the salon or
+                -- time conditions inside, a table without statistics yet (a
+                -- first load, a TRUNCATE) lets the planner pick the
+                -- (salon_code, occurred_at) index, and every probe then walks a
+                -- whole day of a salon's visits or worse.  A subscriber has a
+                -- handful of visits.
+                LEFT JOIN LATERAL (
+                    SELECT true AS dup
+                    FROM (SELECT v.id, v.salon_code, v.occurred_at FROM nps.visit v
+                          WHERE v.msisdn = n.msisdn OFFSET 0) v
+                    WHERE v.salon_code = n.salon_code
+                      AND v.occurred_at >= n.occurred_at - dup_window
+                      AND (v.occurred_at, v.id) < (n.occurred_at, n.id)
+                    LIMIT 1) d ON dup_window > '0') e
+          WINDOW w AS (PARTITION BY e.msisdn, e.reason IS NULL ORDER BY e.occurred_at DESC, e.id DESC)) c;
 
-    -- Latest visit wins: of a subscriber's not-yet-started sessions, those
-    -- due within the fatigue period before the newest visit's are cancelled.
-    -- Only subscribers with two or more pending sessions need a look.
+    -- Latest visit wins across loads: of a subscriber's not-yet-started
+    -- sessions, those due within the fatigue period before the newest
+    -- visit's are cancelled.  Only subscribers with two or more pending
+    -- sessions need a look.
     IF fatigue > '0' THEN
         UPDATE nps.session s
         SET state = 'cancelled', state_reason = 'superseded: visit ' || w.newest_visit, updated_at = now()
