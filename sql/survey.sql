@@ -73,7 +73,7 @@ WHERE c.relnamespace = 'nps'::regnamespace AND c.relname IN ('setting', 'job') A
   AND col_description(c.oid, a.attnum) IS NULL;
 SELECT p.proname FROM pg_proc p WHERE p.pronamespace = 'nps'::regnamespace
   AND p.proname IN ('setting_interval', 'setting_text', 'send_time', 'schedule_visits', 'run_due', 'receive',
-                    'reply_msisdn', 'ask_next', 'opt_out_by_sms', 'dialogue', 'expire', 'schedule_jobs')
+                    'reply_msisdn', 'opt_out_by_sms', 'dialogue', 'expire', 'schedule_jobs')
   AND obj_description(p.oid, 'pg_proc') IS NULL;
 
 -- pg_cron jobs: registered in this database (cron.database_name here is

@@ -14,6 +14,7 @@ shared_preload_libraries = 'pg_cron,nps'
 cron.database_name = 'postgres'
 nps.database = 'npsdb'
 nps.enabled = off
+cron.host = '@{[ $node->host ]}'
 ));
 $node->start;
 $node->safe_psql('postgres', 'CREATE DATABASE npsdb');
@@ -32,7 +33,8 @@ $node->safe_psql('npsdb', 'SELECT nps.schedule_jobs()');
 is($node->safe_psql('postgres', "SELECT count(*) || ' ' || max(schedule) FILTER (WHERE jobname = 'nps-expire') FROM cron.job"),
 	'2 */2 * * * *', 'schedule updated, still two jobs');
 
-# pg_cron runs nps.run_due() in npsdb within a minute or so.
+# pg_cron (connecting over the node's socket) runs nps.run_due() in npsdb
+# within a minute or so.
 ok($node->poll_query_until('postgres',
 	"SELECT count(*) > 0 FROM cron.job_run_details d JOIN cron.job j USING (jobid)
 	 WHERE j.jobname = 'nps-run-due' AND d.status = 'succeeded'"),

@@ -356,41 +356,6 @@ $$;
 COMMENT ON FUNCTION nps.reply_msisdn(text) IS
     'Sender of a reply as 7XXXXXXXXXX when it is a Russian number (+7/8 prefixes, separators), unchanged otherwise; never raises';
 
--- Queues the question after p_after that the branching rules allow, or the
--- thank-you and completes the session when none is left.
-CREATE FUNCTION nps.ask_next(p_session bigint, p_survey integer, p_after smallint,
-                             p_msisdn text, p_code text, p_at timestamptz)
-RETURNS void
-LANGUAGE plpgsql AS $$
-DECLARE
-    nq record;
-BEGIN
-    SELECT q.question_no, q.body INTO nq
-    FROM nps.question q
-    LEFT JOIN nps.answer a ON a.session_id = p_session AND a.question_no = q.ask_if_question
-    WHERE q.survey_id = p_survey AND q.question_no > p_after
-      AND (q.ask_if_question IS NULL
-           OR (a.score >= coalesce(q.ask_if_min, a.score) AND a.score <= coalesce(q.ask_if_max, a.score)))
-    ORDER BY q.question_no LIMIT 1;
-
-    IF FOUND THEN
-        UPDATE nps.session
-        SET question_no = nq.question_no, asked_at = p_at, reasked = false, updated_at = now()
-        WHERE id = p_session;
-        INSERT INTO nps.outbox (session_id, msisdn, source_addr, body, kind, question_no)
-        VALUES (p_session, p_msisdn, p_code, nq.body, 'question', nq.question_no);
-    ELSE
-        UPDATE nps.session
-        SET state = 'completed', finished_at = p_at, updated_at = now()
-        WHERE id = p_session;
-        INSERT INTO nps.outbox (session_id, msisdn, source_addr, body, kind)
-        SELECT p_session, p_msisdn, p_code, sv.thanks, 'thanks'
-        FROM nps.survey sv WHERE sv.id = p_survey;
-    END IF;
-END $$;
-COMMENT ON FUNCTION nps.ask_next(bigint, integer, smallint, text, text, timestamptz) IS
-    'Queues the next question a session''s branching allows after the given one, or the thank-you and completes the session';
-
 -- STOP: the subscriber leaves for good; the session in progress ends as
 -- opted_out, every other pending or active one is cancelled, and a
 -- confirmation goes back from the short code the STOP came to.
@@ -418,7 +383,9 @@ COMMENT ON FUNCTION nps.opt_out_by_sms(text, text, bigint, bigint, timestamptz) 
 
 -- One reply, one pass: match the session by sender and short code, parse
 -- for its current question, store the answer and queue what comes next, then
--- record on the inbox row what became of the reply.
+-- record on the inbox row what became of the reply.  Three statements for an
+-- ordinary answer (find, answer-and-advance, mark the reply): this runs for
+-- every SMS that comes in.
 CREATE FUNCTION nps.dialogue() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -466,20 +433,57 @@ BEGIN
         ELSIF p.status = 'ok' OR s.reasked THEN
             -- An answer, or the second failure for this question: a failed
             -- reply is kept as the answer's text (score NULL) and the dialogue
-            -- moves on rather than trapping the customer.
-            INSERT INTO nps.answer (session_id, question_no, score, body, inbox_id, answered_at)
-            VALUES (s.id, s.question_no, CASE WHEN p.status = 'ok' THEN p.score END, NEW.body, NEW.id, NEW.received_at);
-            PERFORM nps.ask_next(s.id, s.survey_id, s.question_no, m, NEW.short_code, NEW.received_at);
+            -- moves on rather than trapping the customer.  One statement
+            -- stores the answer, finds the next question the branching
+            -- allows (the answer just given is not visible to it yet, hence
+            -- the CASE), moves the session on or completes it, and queues
+            -- the question or the thank-you.
+            WITH answer AS (
+                INSERT INTO nps.answer (session_id, question_no, score, body, inbox_id, answered_at)
+                VALUES (s.id, s.question_no, CASE WHEN p.status = 'ok' THEN p.score END,
+                        NEW.body, NEW.id, NEW.received_at)
+            ), next_question AS (
+                SELECT q.question_no, q.body
+                FROM nps.question q
+                LEFT JOIN nps.answer a ON a.session_id = s.id AND a.question_no = q.ask_if_question
+                CROSS JOIN LATERAL (SELECT CASE WHEN q.ask_if_question = s.question_no
+                                                THEN CASE WHEN p.status = 'ok' THEN p.score END
+                                                ELSE a.score END AS score) c
+                WHERE q.survey_id = s.survey_id AND q.question_no > s.question_no
+                  AND (q.ask_if_question IS NULL
+                       OR (c.score >= coalesce(q.ask_if_min, c.score) AND c.score <= coalesce(q.ask_if_max, c.score)))
+                ORDER BY q.question_no LIMIT 1
+            ), next_message AS (
+                SELECT nq.question_no, coalesce(nq.body, sv.thanks) AS body
+                FROM nps.survey sv LEFT JOIN next_question nq ON true
+                WHERE sv.id = s.survey_id
+            ), moved AS (
+                UPDATE nps.session se
+                SET question_no = coalesce(nm.question_no, se.question_no),
+                    state = CASE WHEN nm.question_no IS NULL THEN 'completed' ELSE se.state END,
+                    finished_at = CASE WHEN nm.question_no IS NULL THEN NEW.received_at END,
+                    asked_at = NEW.received_at, reasked = false, updated_at = now()
+                FROM next_message nm
+                WHERE se.id = s.id
+                RETURNING nm.question_no, nm.body
+            )
+            INSERT INTO nps.outbox (session_id, msisdn, source_addr, body, kind, question_no)
+            SELECT s.id, m, NEW.short_code, mv.body,
+                   CASE WHEN mv.question_no IS NULL THEN 'thanks' ELSE 'question' END, mv.question_no
+            FROM moved mv;
             IF p.status = 'ok' THEN
                 st := 'answered';
             ELSE
                 st := 'unparsed'; why := p.status || coalesce(': ' || p.reason, '') || ' (after a re-ask)';
             END IF;
         ELSE
-            UPDATE nps.session SET reasked = true, asked_at = NEW.received_at, updated_at = now()
-            WHERE id = s.id;
+            WITH reasked AS (
+                UPDATE nps.session SET reasked = true, asked_at = NEW.received_at, updated_at = now()
+                WHERE id = s.id
+                RETURNING id
+            )
             INSERT INTO nps.outbox (session_id, msisdn, source_addr, body, kind, question_no)
-            VALUES (s.id, m, NEW.short_code, s.hint, 'reask', s.question_no);
+            SELECT r.id, m, NEW.short_code, s.hint, 'reask', s.question_no FROM reasked r;
             st := 'reasked'; why := p.status || coalesce(': ' || p.reason, '');
         END IF;
     END IF;
