@@ -383,15 +383,20 @@ COMMENT ON FUNCTION nps.opt_out_by_sms(text, text, bigint, bigint, timestamptz) 
 
 -- One reply, one pass: match the session by sender and short code, parse
 -- for its current question, store the answer and queue what comes next, then
--- record on the inbox row what became of the reply.  Three statements for an
--- ordinary answer (find, answer-and-advance, mark the reply): this runs for
--- every SMS that comes in.
+-- record on the inbox row what became of the reply.  Four statements for an
+-- ordinary answer (find the session, read the survey's next questions,
+-- answer-and-advance, mark the reply): this runs for every SMS that comes in.
 CREATE FUNCTION nps.dialogue() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
     m text := nps.reply_msisdn(NEW.msisdn);
     s record;
+    nxt record;
     p nps.parsed_reply;
+    given smallint;
+    cond smallint;
+    nq smallint;
+    nbody text;
     sid bigint;
     st text;
     why text;
@@ -433,43 +438,48 @@ BEGIN
         ELSIF p.status = 'ok' OR s.reasked THEN
             -- An answer, or the second failure for this question: a failed
             -- reply is kept as the answer's text (score NULL) and the dialogue
-            -- moves on rather than trapping the customer.  One statement
-            -- stores the answer, finds the next question the branching
-            -- allows (the answer just given is not visible to it yet, hence
-            -- the CASE), moves the session on or completes it, and queues
-            -- the question or the thank-you.
+            -- moves on rather than trapping the customer.
+            given := CASE WHEN p.status = 'ok' THEN p.score END;
+            -- The next question the branching allows.  The survey's own
+            -- (tiny) question list is walked here; an earlier answer is read
+            -- only for a conditional question, so the common path never
+            -- touches nps.answer, whose plan a young table could spoil.
+            nq := NULL;
+            FOR nxt IN SELECT qq.question_no, qq.body, qq.ask_if_question, qq.ask_if_min, qq.ask_if_max
+                     FROM nps.question qq
+                     WHERE qq.survey_id = s.survey_id AND qq.question_no > s.question_no
+                     ORDER BY qq.question_no LOOP
+                IF nxt.ask_if_question IS NULL THEN
+                    nq := nxt.question_no; nbody := nxt.body;
+                    EXIT;
+                END IF;
+                cond := CASE WHEN nxt.ask_if_question = s.question_no THEN given
+                             ELSE (SELECT a.score FROM nps.answer a
+                                   WHERE a.session_id = s.id AND a.question_no = nxt.ask_if_question) END;
+                IF cond >= coalesce(nxt.ask_if_min, cond) AND cond <= coalesce(nxt.ask_if_max, cond) THEN
+                    nq := nxt.question_no; nbody := nxt.body;
+                    EXIT;
+                END IF;
+            END LOOP;
+            IF nq IS NULL THEN
+                SELECT sv.thanks INTO nbody FROM nps.survey sv WHERE sv.id = s.survey_id;
+            END IF;
+            -- One statement stores the answer, moves the session on (or
+            -- completes it) and queues the question or the thank-you.
             WITH answer AS (
                 INSERT INTO nps.answer (session_id, question_no, score, body, inbox_id, answered_at)
-                VALUES (s.id, s.question_no, CASE WHEN p.status = 'ok' THEN p.score END,
-                        NEW.body, NEW.id, NEW.received_at)
-            ), next_question AS (
-                SELECT q.question_no, q.body
-                FROM nps.question q
-                LEFT JOIN nps.answer a ON a.session_id = s.id AND a.question_no = q.ask_if_question
-                CROSS JOIN LATERAL (SELECT CASE WHEN q.ask_if_question = s.question_no
-                                                THEN CASE WHEN p.status = 'ok' THEN p.score END
-                                                ELSE a.score END AS score) c
-                WHERE q.survey_id = s.survey_id AND q.question_no > s.question_no
-                  AND (q.ask_if_question IS NULL
-                       OR (c.score >= coalesce(q.ask_if_min, c.score) AND c.score <= coalesce(q.ask_if_max, c.score)))
-                ORDER BY q.question_no LIMIT 1
-            ), next_message AS (
-                SELECT nq.question_no, coalesce(nq.body, sv.thanks) AS body
-                FROM nps.survey sv LEFT JOIN next_question nq ON true
-                WHERE sv.id = s.survey_id
+                VALUES (s.id, s.question_no, given, NEW.body, NEW.id, NEW.received_at)
             ), moved AS (
-                UPDATE nps.session se
-                SET question_no = coalesce(nm.question_no, se.question_no),
-                    state = CASE WHEN nm.question_no IS NULL THEN 'completed' ELSE se.state END,
-                    finished_at = CASE WHEN nm.question_no IS NULL THEN NEW.received_at END,
+                UPDATE nps.session
+                SET question_no = coalesce(nq, question_no),
+                    state = CASE WHEN nq IS NULL THEN 'completed' ELSE state END,
+                    finished_at = CASE WHEN nq IS NULL THEN NEW.received_at END,
                     asked_at = NEW.received_at, reasked = false, updated_at = now()
-                FROM next_message nm
-                WHERE se.id = s.id
-                RETURNING nm.question_no, nm.body
+                WHERE id = s.id
+                RETURNING id
             )
             INSERT INTO nps.outbox (session_id, msisdn, source_addr, body, kind, question_no)
-            SELECT s.id, m, NEW.short_code, mv.body,
-                   CASE WHEN mv.question_no IS NULL THEN 'thanks' ELSE 'question' END, mv.question_no
+            SELECT mv.id, m, NEW.short_code, nbody, CASE WHEN nq IS NULL THEN 'thanks' ELSE 'question' END, nq
             FROM moved mv;
             IF p.status = 'ok' THEN
                 st := 'answered';
