@@ -57,8 +57,8 @@ UPDATE nps.setting SET value = 'soon' WHERE key = 'expire_after';
 UPDATE nps.setting SET value = '-1 day' WHERE key = 'expire_after';
 \echo :LAST_ERROR_SQLSTATE
 UPDATE nps.setting SET value = '36 hours' WHERE key = 'expire_after';
-SELECT nps.setting_interval('expire_after'), nps.setting_text('opt_out_confirmation') IS NOT NULL AS has_text;
-SELECT nps.setting_interval('no_such_setting');
+SELECT nps.setting_value('expire_after')::interval, nps.setting_value('opt_out_confirmation') IS NOT NULL AS has_text;
+SELECT nps.setting_value('no_such_setting');
 \echo :LAST_ERROR_SQLSTATE
 
 -- Sending hours: the send time of a visit in its region.
@@ -72,7 +72,7 @@ SELECT c.relname, a.attname FROM pg_class c JOIN pg_attribute a ON a.attrelid = 
 WHERE c.relnamespace = 'nps'::regnamespace AND c.relname IN ('setting', 'job') AND a.attnum > 0
   AND col_description(c.oid, a.attnum) IS NULL;
 SELECT p.proname FROM pg_proc p WHERE p.pronamespace = 'nps'::regnamespace
-  AND p.proname IN ('setting_interval', 'setting_text', 'send_time', 'schedule_visits', 'run_due', 'receive',
+  AND p.proname IN ('setting_value', 'send_time', 'schedule_visits', 'run_due', 'receive',
                     'reply_msisdn', 'opt_out_by_sms', 'dialogue', 'expire', 'schedule_jobs')
   AND obj_description(p.oid, 'pg_proc') IS NULL;
 

@@ -42,27 +42,12 @@ INSERT INTO nps.setting (key, kind, value, description) VALUES
      'Вы отписаны от опросов и больше не получите их. Если это ошибка, обратитесь в салон связи.',
      'SMS confirming a STOP reply');
 
-CREATE FUNCTION nps.setting_interval(p_key text) RETURNS interval
-LANGUAGE plpgsql STABLE AS $$
-DECLARE
-    v interval;
-BEGIN
-    SELECT value::interval INTO v FROM nps.setting WHERE key = p_key AND kind = 'interval';
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'setting "%" is missing', p_key
-            USING ERRCODE = 'undefined_object',
-                  HINT = 'Restore it in nps.setting; docs/surveys.md lists the settings and their defaults.';
-    END IF;
-    RETURN v;
-END $$;
-COMMENT ON FUNCTION nps.setting_interval(text) IS 'Value of an interval setting from nps.setting; raises undefined_object when it is missing';
-
-CREATE FUNCTION nps.setting_text(p_key text) RETURNS text
+CREATE FUNCTION nps.setting_value(p_key text) RETURNS text
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
     v text;
 BEGIN
-    SELECT value INTO v FROM nps.setting WHERE key = p_key AND kind = 'text';
+    SELECT value INTO v FROM nps.setting WHERE key = p_key;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'setting "%" is missing', p_key
             USING ERRCODE = 'undefined_object',
@@ -70,7 +55,8 @@ BEGIN
     END IF;
     RETURN v;
 END $$;
-COMMENT ON FUNCTION nps.setting_text(text) IS 'Value of a text setting from nps.setting; raises undefined_object when it is missing';
+COMMENT ON FUNCTION nps.setting_value(text) IS
+    'Value of a setting from nps.setting as text (cast it: nps.setting_value(''fatigue_period'')::interval); raises undefined_object when it is missing';
 
 ------------------------------------------------------------------------------
 -- Surveys: texts fit two UCS-2 SMS parts; the three default surveys
@@ -146,8 +132,8 @@ COMMENT ON FUNCTION nps.send_time(timestamptz, interval, text, time, time) IS
 CREATE FUNCTION nps.schedule_visits() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
-    dup_window interval := nps.setting_interval('duplicate_window');
-    fatigue interval := nps.setting_interval('fatigue_period');
+    dup_window interval := nps.setting_value('duplicate_window')::interval;
+    fatigue interval := nps.setting_value('fatigue_period')::interval;
 BEGIN
     -- Latest visit wins within the load itself: of a subscriber's eligible
     -- visits in this statement, those due within the fatigue period before
@@ -224,9 +210,9 @@ CREATE FUNCTION nps.run_due(at timestamptz DEFAULT now()) RETURNS integer
 LANGUAGE plpgsql AS $$
 DECLARE
     p_at ALIAS FOR $1;
-    fatigue interval := nps.setting_interval('fatigue_period');
-    give_up interval := nps.setting_interval('roaming_give_up');
-    catch_up interval := nps.setting_interval('catch_up_limit');
+    fatigue interval := nps.setting_value('fatigue_period')::interval;
+    give_up interval := nps.setting_value('roaming_give_up')::interval;
+    catch_up interval := nps.setting_value('catch_up_limit')::interval;
     started integer;
 BEGIN
     -- pg_cron and an operator may call this at once: one run at a time.
@@ -376,7 +362,7 @@ BEGIN
         finished_at = p_at, updated_at = now()
     WHERE msisdn = p_msisdn AND state IN ('scheduled', 'deferred', 'active');
     INSERT INTO nps.outbox (session_id, msisdn, source_addr, body, kind)
-    VALUES (p_session, p_msisdn, p_code, nps.setting_text('opt_out_confirmation'), 'opt_out_confirmation');
+    VALUES (p_session, p_msisdn, p_code, nps.setting_value('opt_out_confirmation'), 'opt_out_confirmation');
 END $$;
 COMMENT ON FUNCTION nps.opt_out_by_sms(text, text, bigint, bigint, timestamptz) IS
     'Opts a subscriber out after a STOP reply: nps.opt_out row, sessions ended, confirmation SMS queued';
@@ -521,7 +507,7 @@ BEGIN
     UPDATE nps.session
     SET state = 'expired', state_reason = 'no answer: question ' || question_no,
         finished_at = p_at, updated_at = now()
-    WHERE state = 'active' AND asked_at <= p_at - nps.setting_interval('expire_after');
+    WHERE state = 'active' AND asked_at <= p_at - nps.setting_value('expire_after')::interval;
     GET DIAGNOSTICS n = ROW_COUNT;
     RETURN n;
 END $$;
