@@ -84,6 +84,7 @@ INSERT INTO reply_case (input, kind, want_status, want_score) VALUES
     ('девять', 'score', 'ok', 9),
     ('девятка', 'score', 'ok', 9),
     ('на девятку', 'score', 'ok', 9),
+    ('десятку', 'score', 'ok', 10),
     ('десять', 'score', 'ok', 10),
     ('Десять', 'score', 'ok', 10),
     ('ДЕСЯТЬ!', 'score', 'ok', 10),
@@ -99,6 +100,8 @@ INSERT INTO reply_case (input, kind, want_status, want_score) VALUES
     ('ten', 'score', 'ok', 10),
     ('Ten!', 'score', 'ok', 10),
     ('zero', 'score', 'ok', 0),
+    ('десятки людей в очереди', 'score', 'unparsed', NULL),
+    ('подключил всю семью', 'score', 'unparsed', NULL),
     -- look-alikes, emoji, keycaps, fullwidth digits
     ('1O', 'score', 'ok', 10),
     ('1О', 'score', 'ok', 10),
