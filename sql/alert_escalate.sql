@@ -44,11 +44,14 @@ INSERT INTO climb VALUES (1, '2026-10-02 09:59+03'), (2, '2026-10-02 10:00+03'),
     (4, '2026-10-05 10:00+03'), (5, '2026-10-08 10:00+03'), (6, '2026-12-31 00:00+03');
 CREATE TEMP TABLE climbed (step integer, moved integer, level smallint, assignee text, due_at timestamptz);
 DO $$
-DECLARE c record;
+DECLARE
+    c record;
+    moved integer;
 BEGIN
     FOR c IN SELECT * FROM climb ORDER BY step LOOP
+        moved := nps.escalate(c.at);
         INSERT INTO climbed
-        SELECT c.step, nps.escalate(c.at), a.level, a.assignee, a.due_at
+        SELECT c.step, moved, a.level, a.assignee, a.due_at
         FROM nps.alert a WHERE a.id = pg_temp.alert_of('v1');
     END LOOP;
 END $$;

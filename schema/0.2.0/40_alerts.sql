@@ -448,6 +448,18 @@ JOIN nps.salon sa ON sa.code = v.salon_code
 LEFT JOIN nps.question q ON q.survey_id = s.survey_id AND q.question_no = a.question_no
 WHERE v.salon_code IN (SELECT nps.scope_salons(current_user)) OR v.specialist = current_user;
 COMMENT ON VIEW nps.feedback IS 'Answers with salon, dealer, region and specialist (no phone number); a staff login sees its scope only, a specialist the feedback on their own visits';
+COMMENT ON COLUMN nps.feedback.session_id IS 'Survey session';
+COMMENT ON COLUMN nps.feedback.visit_id IS 'Visit the feedback is about';
+COMMENT ON COLUMN nps.feedback.salon_code IS 'Salon of the visit';
+COMMENT ON COLUMN nps.feedback.dealer_code IS 'Dealer of the salon; NULL for own offices';
+COMMENT ON COLUMN nps.feedback.region_code IS 'Region of the salon';
+COMMENT ON COLUMN nps.feedback.specialist IS 'Specialist who served the customer, when known';
+COMMENT ON COLUMN nps.feedback.visited_at IS 'When the customer was served';
+COMMENT ON COLUMN nps.feedback.question_no IS 'Question answered';
+COMMENT ON COLUMN nps.feedback.kind IS 'score, yes_no or text';
+COMMENT ON COLUMN nps.feedback.score IS 'Score; 1 = yes, 0 = no; NULL for free text';
+COMMENT ON COLUMN nps.feedback.body IS 'Reply text (the comment for free-text questions)';
+COMMENT ON COLUMN nps.feedback.answered_at IS 'When the reply was received';
 
 CREATE FUNCTION nps.create_staff_login(p_login text, p_password text DEFAULT NULL) RETURNS text
 LANGUAGE plpgsql AS $$
@@ -475,7 +487,9 @@ BEGIN
     IF p_password IS NOT NULL THEN
         EXECUTE format('ALTER ROLE %I PASSWORD %L', p_login, p_password);
     END IF;
-    EXECUTE format('GRANT nps_staff TO %I', p_login);
+    IF NOT pg_has_role(p_login, 'nps_staff', 'MEMBER') THEN
+        EXECUTE format('GRANT nps_staff TO %I', p_login);
+    END IF;
     RETURN p_login;
 END $$;
 COMMENT ON FUNCTION nps.create_staff_login(text, text) IS
@@ -659,6 +673,22 @@ SELECT al.id, al.salon_code, al.dealer_code, al.region_code, al.severity, al.sta
 FROM nps.alert al
 JOIN nps.region r ON r.code = al.region_code;
 COMMENT ON VIEW nps.alert_timing IS 'One row per alert: period (month, region time), time to acknowledge and to resolve, escalations, in_time (acknowledged before its first deadline), decided (acknowledged or escalated)';
+COMMENT ON COLUMN nps.alert_timing.id IS 'Alert';
+COMMENT ON COLUMN nps.alert_timing.salon_code IS 'Salon';
+COMMENT ON COLUMN nps.alert_timing.dealer_code IS 'Dealer; NULL for own offices';
+COMMENT ON COLUMN nps.alert_timing.region_code IS 'Region';
+COMMENT ON COLUMN nps.alert_timing.severity IS 'Severity';
+COMMENT ON COLUMN nps.alert_timing.state IS 'open, acknowledged or resolved';
+COMMENT ON COLUMN nps.alert_timing.root_cause IS 'Root cause filed at resolution';
+COMMENT ON COLUMN nps.alert_timing.period IS 'Month the alert was raised in, in the region''s time zone';
+COMMENT ON COLUMN nps.alert_timing.raised_at IS 'When raised';
+COMMENT ON COLUMN nps.alert_timing.acknowledged_at IS 'First acknowledgement';
+COMMENT ON COLUMN nps.alert_timing.resolved_at IS 'Latest resolution';
+COMMENT ON COLUMN nps.alert_timing.time_to_ack IS 'Time from raising to the first acknowledgement';
+COMMENT ON COLUMN nps.alert_timing.time_to_resolve IS 'Time from raising to the latest resolution';
+COMMENT ON COLUMN nps.alert_timing.escalations IS 'Times it climbed';
+COMMENT ON COLUMN nps.alert_timing.in_time IS 'Acknowledged without ever being escalated';
+COMMENT ON COLUMN nps.alert_timing.decided IS 'Acknowledged or escalated: the alerts in_time_share counts';
 
 CREATE VIEW nps.alert_by_salon WITH (security_invoker = true) AS
 SELECT t.period, t.salon_code, t.dealer_code, t.region_code,
@@ -674,6 +704,19 @@ SELECT t.period, t.salon_code, t.dealer_code, t.region_code,
 FROM nps.alert_timing t
 GROUP BY t.period, t.salon_code, t.dealer_code, t.region_code;
 COMMENT ON VIEW nps.alert_by_salon IS 'Alerts per salon and month: counts, open, resolved, escalated, average time to acknowledge and to resolve, share acknowledged within the allowed time';
+COMMENT ON COLUMN nps.alert_by_salon.period IS 'Month the alert was raised in, in the region''s time zone';
+COMMENT ON COLUMN nps.alert_by_salon.salon_code IS 'Salon';
+COMMENT ON COLUMN nps.alert_by_salon.dealer_code IS 'Dealer; NULL for own offices';
+COMMENT ON COLUMN nps.alert_by_salon.region_code IS 'Region';
+COMMENT ON COLUMN nps.alert_by_salon.alerts IS 'Alerts raised';
+COMMENT ON COLUMN nps.alert_by_salon.critical IS 'Critical alerts';
+COMMENT ON COLUMN nps.alert_by_salon.high IS 'High-severity alerts';
+COMMENT ON COLUMN nps.alert_by_salon.open IS 'Alerts still open (not acknowledged)';
+COMMENT ON COLUMN nps.alert_by_salon.resolved IS 'Alerts resolved';
+COMMENT ON COLUMN nps.alert_by_salon.escalated IS 'Alerts that climbed at least once';
+COMMENT ON COLUMN nps.alert_by_salon.avg_time_to_ack IS 'Average time to the first acknowledgement';
+COMMENT ON COLUMN nps.alert_by_salon.avg_time_to_resolve IS 'Average time to resolution';
+COMMENT ON COLUMN nps.alert_by_salon.in_time_share IS 'Share of decided alerts acknowledged within the allowed time (never escalated)';
 
 CREATE VIEW nps.alert_by_dealer WITH (security_invoker = true) AS
 SELECT t.period, t.dealer_code, t.region_code,
@@ -690,6 +733,18 @@ FROM nps.alert_timing t
 WHERE t.dealer_code IS NOT NULL
 GROUP BY t.period, t.dealer_code, t.region_code;
 COMMENT ON VIEW nps.alert_by_dealer IS 'Alerts per dealer and month (dealer salons only), with the same measures as nps.alert_by_salon';
+COMMENT ON COLUMN nps.alert_by_dealer.period IS 'Month the alert was raised in, in the region''s time zone';
+COMMENT ON COLUMN nps.alert_by_dealer.dealer_code IS 'Dealer';
+COMMENT ON COLUMN nps.alert_by_dealer.region_code IS 'Region of the salons';
+COMMENT ON COLUMN nps.alert_by_dealer.alerts IS 'Alerts raised';
+COMMENT ON COLUMN nps.alert_by_dealer.critical IS 'Critical alerts';
+COMMENT ON COLUMN nps.alert_by_dealer.high IS 'High-severity alerts';
+COMMENT ON COLUMN nps.alert_by_dealer.open IS 'Alerts still open (not acknowledged)';
+COMMENT ON COLUMN nps.alert_by_dealer.resolved IS 'Alerts resolved';
+COMMENT ON COLUMN nps.alert_by_dealer.escalated IS 'Alerts that climbed at least once';
+COMMENT ON COLUMN nps.alert_by_dealer.avg_time_to_ack IS 'Average time to the first acknowledgement';
+COMMENT ON COLUMN nps.alert_by_dealer.avg_time_to_resolve IS 'Average time to resolution';
+COMMENT ON COLUMN nps.alert_by_dealer.in_time_share IS 'Share of decided alerts acknowledged within the allowed time (never escalated)';
 
 CREATE VIEW nps.alert_root_causes WITH (security_invoker = true) AS
 SELECT t.period, t.root_cause, c.title, count(*) AS alerts,
@@ -700,6 +755,12 @@ JOIN nps.alert_root_cause c ON c.code = t.root_cause
 WHERE t.state = 'resolved'
 GROUP BY t.period, t.root_cause, c.title;
 COMMENT ON VIEW nps.alert_root_causes IS 'Root causes of resolved alerts per month, with their share and rank (rank 1 = most frequent)';
+COMMENT ON COLUMN nps.alert_root_causes.period IS 'Month the alert was raised in, in the region''s time zone';
+COMMENT ON COLUMN nps.alert_root_causes.root_cause IS 'Root cause code';
+COMMENT ON COLUMN nps.alert_root_causes.title IS 'Root cause title';
+COMMENT ON COLUMN nps.alert_root_causes.alerts IS 'Resolved alerts filed under it';
+COMMENT ON COLUMN nps.alert_root_causes.share IS 'Share of the month''s resolved alerts';
+COMMENT ON COLUMN nps.alert_root_causes.rank IS 'Rank in the month, 1 = most frequent';
 
 ------------------------------------------------------------------------------
 -- Grants to staff logins
