@@ -144,14 +144,15 @@ COMMENT ON COLUMN nps.alert_lexicon.active IS 'False switches the term off';
 CREATE FUNCTION nps.alert_scan(body text)
 RETURNS TABLE (score integer, severity smallint, categories text[], terms text[])
 LANGUAGE sql STABLE STRICT PARALLEL SAFE AS $$
+    -- MATERIALIZED: the comment is parsed once, not once per lexicon term.
+    WITH t AS MATERIALIZED (SELECT to_tsvector('russian'::regconfig, nps.alert_normalize(body)) AS v)
     SELECT m.score,
            (SELECT max(s.severity) FROM nps.alert_severity s WHERE s.min_text_score <= m.score),
            m.categories, m.terms
     FROM (SELECT sum(l.weight)::integer AS score,
                  array_agg(DISTINCT l.category) AS categories,
                  array_agg(l.term ORDER BY l.id) AS terms
-          FROM nps.alert_lexicon l
-          WHERE l.active AND to_tsvector('russian'::regconfig, nps.alert_normalize(body)) @@ l.query) m
+          FROM t JOIN nps.alert_lexicon l ON l.active AND t.v @@ l.query) m
 $$;
 COMMENT ON FUNCTION nps.alert_scan(text) IS
     'Scans a comment against nps.alert_lexicon: its score (sum of matched weights), severity (NULL = not alarming), categories and matched terms';
@@ -282,6 +283,50 @@ COMMENT ON COLUMN nps.alert_event.recorded_at IS 'Transaction time the event was
 -- Routing
 ------------------------------------------------------------------------------
 
+-- nps.hierarchy() of 0.1.0 matched every staff member against a CASE on the
+-- role's scope, which no index serves (about a millisecond per salon); alerts
+-- route one salon per alarming answer, so the same rule is restated as one
+-- index lookup per scope, and hierarchy() reads it.
+CREATE INDEX staff_role_active ON nps.staff (role) WHERE active;
+
+CREATE VIEW nps.salon_hierarchy AS
+SELECT sa.code AS salon_code, r.level, r.role, s.id AS staff_id, s.login, s.full_name
+FROM nps.salon sa
+JOIN nps.staff s ON s.salon_code = sa.code AND s.active
+JOIN nps.staff_role r ON r.role = s.role AND r.scope = 'salon' AND r.level >= 2
+UNION ALL
+SELECT sa.code, r.level, r.role, s.id, s.login, s.full_name
+FROM nps.salon sa
+JOIN nps.staff s ON s.dealer_code = sa.dealer_code AND s.active
+JOIN nps.staff_role r ON r.role = s.role AND r.scope = 'dealer' AND r.level >= 2
+UNION ALL
+SELECT sa.code, r.level, r.role, s.id, s.login, s.full_name
+FROM nps.salon sa
+JOIN nps.staff s ON s.region_code = sa.region_code AND s.active
+JOIN nps.staff_role r ON r.role = s.role AND r.scope = 'region' AND r.level >= 2
+UNION ALL
+SELECT sa.code, r.level, r.role, s.id, s.login, s.full_name
+FROM nps.salon sa
+CROSS JOIN nps.staff_role r
+JOIN nps.staff s ON s.role = r.role AND s.active
+WHERE r.scope = 'company' AND r.level >= 2;
+COMMENT ON VIEW nps.salon_hierarchy IS 'Managers responsible for each salon at each level (salon manager, dealer, region, VP CX, CEO); an own office has no dealer level';
+COMMENT ON COLUMN nps.salon_hierarchy.salon_code IS 'Salon';
+COMMENT ON COLUMN nps.salon_hierarchy.level IS 'Hierarchy level (nps.staff_role.level)';
+COMMENT ON COLUMN nps.salon_hierarchy.role IS 'Role at that level';
+COMMENT ON COLUMN nps.salon_hierarchy.staff_id IS 'Staff member';
+COMMENT ON COLUMN nps.salon_hierarchy.login IS 'Login of the staff member';
+COMMENT ON COLUMN nps.salon_hierarchy.full_name IS 'Full name';
+
+CREATE OR REPLACE FUNCTION nps.hierarchy(p_salon_code text)
+RETURNS TABLE (level smallint, role text, staff_id bigint, login text, full_name text)
+LANGUAGE sql STABLE AS $$
+    SELECT h.level, h.role, h.staff_id, h.login, h.full_name
+    FROM nps.salon_hierarchy h
+    WHERE h.salon_code = p_salon_code
+    ORDER BY h.level, h.staff_id
+$$;
+
 -- The first level above p_after that the ladder of p_severity has, preferring
 -- levels where somebody works for the salon (an own office has no dealer, a
 -- vacancy is skipped); with nobody anywhere the lowest remaining level.
@@ -327,31 +372,53 @@ COMMENT ON FUNCTION nps.alert_announce(nps.alert, text) IS
 
 -- Set-based, so a batch of answers costs one pass, and SECURITY DEFINER, so
 -- that an answer is never refused because its writer may not write alerts.
-CREATE FUNCTION nps.answer_alerts() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+-- It takes the answers as an array rather than reading the trigger's
+-- transition table: a query on a transition table is planned anew at every
+-- statement, this one once per session (a generic plan: a custom plan for
+-- each array would cost more than most statements' whole work).
+CREATE TYPE nps.alert_hit AS (session_id bigint, severity smallint, at timestamptz, reasons text[]);
+COMMENT ON TYPE nps.alert_hit IS 'What the answers of one session raise: the highest severity, the latest answer time, the reasons';
+
+CREATE FUNCTION nps.raise_alerts(answers nps.answer[]) RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
+    hits nps.alert_hit[];
     n integer;
 BEGIN
+    -- Most answers match no rule at all: the cheapest look first.
+    IF NOT EXISTS (SELECT FROM unnest(answers) na
+                   JOIN nps.alert_rule r ON r.question_no = na.question_no AND r.active
+                        AND (r.scan_text AND na.body IS NOT NULL OR na.score BETWEEN r.min_score AND r.max_score)) THEN
+        RETURN 0;
+    END IF;
+    -- Then what alarms, in a light statement: merely starting the writing
+    -- statement below costs more than a typical statement's whole work.
     WITH hit AS (
         SELECT na.session_id, na.answered_at, r.severity,
                format('q%s = %s: %s', na.question_no, na.score, r.reason) AS reason
-        FROM new_answers na
+        FROM unnest(answers) na
         JOIN nps.alert_rule r ON r.question_no = na.question_no AND r.active AND NOT r.scan_text
              AND na.score BETWEEN r.min_score AND r.max_score
         JOIN nps.session s ON s.id = na.session_id AND (r.survey_id IS NULL OR r.survey_id = s.survey_id)
         UNION ALL
         SELECT na.session_id, na.answered_at, t.severity,
                format('q%s: %s (%s)', na.question_no, r.reason, array_to_string(t.categories, ', '))
-        FROM new_answers na
+        FROM unnest(answers) na
         JOIN nps.alert_rule r ON r.question_no = na.question_no AND r.active AND r.scan_text
         JOIN nps.session s ON s.id = na.session_id AND (r.survey_id IS NULL OR r.survey_id = s.survey_id)
         CROSS JOIN LATERAL nps.alert_scan(na.body) t
         WHERE na.body IS NOT NULL AND t.severity IS NOT NULL
-    ), per_session AS (
-        SELECT session_id, max(severity) AS severity, max(answered_at) AS at,
-               array_agg(DISTINCT reason ORDER BY reason) AS reasons
-        FROM hit GROUP BY session_id
-    ), up AS (
+    )
+    SELECT array_agg(ROW(h.session_id, h.severity, h.at, h.reasons)::nps.alert_hit) INTO hits
+    FROM (SELECT session_id, max(severity) AS severity, max(answered_at) AS at,
+                 array_agg(DISTINCT reason ORDER BY reason) AS reasons
+          FROM hit GROUP BY session_id) h;
+    IF hits IS NULL THEN
+        RETURN 0;
+    END IF;
+
+    WITH per_session AS (SELECT * FROM unnest(hits)), up AS (
         INSERT INTO nps.alert AS a (session_id, salon_code, dealer_code, region_code, specialist,
                                     severity, level, assignee, reasons, raised_at, due_at, updated_at)
         SELECT p.session_id, v.salon_code, sa.dealer_code, sa.region_code, v.specialist,
@@ -381,10 +448,19 @@ BEGIN
     )
     SELECT count(nps.alert_announce(u.a, CASE WHEN u.created THEN 'raised' ELSE 'updated' END))
       INTO n FROM up u;
+    RETURN n;
+END $$;
+COMMENT ON FUNCTION nps.raise_alerts(nps.answer[]) IS
+    'Raises or updates (severity raised, reasons appended) the alert of every session whose given answers match nps.alert_rule, and announces it on nps_alert; returns the number of alerts raised or updated';
+
+CREATE FUNCTION nps.answer_alerts() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM nps.raise_alerts(ARRAY(SELECT a::nps.answer FROM new_answers a));
     RETURN NULL;
 END $$;
 COMMENT ON FUNCTION nps.answer_alerts() IS
-    'Trigger: raises or updates (severity raised, reasons appended) the alert of every session whose new or changed answers match nps.alert_rule, in the same transaction, and announces it on nps_alert';
+    'Trigger: raises or updates the alerts of the answers a statement inserted or changed, in the same transaction (nps.raise_alerts)';
 
 -- Transition tables allow one event per trigger: the same function serves both.
 CREATE TRIGGER answer_alerts_insert AFTER INSERT ON nps.answer
