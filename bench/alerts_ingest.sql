@@ -16,30 +16,34 @@ CREATE EXTENSION nps CASCADE;
 SELECT nps.generate_network(42) \gset
 SELECT nps.generate_visits((:answers / 6 + :singles / 6 + 10)::integer, '2026-09-01 00:00+03', '2026-09-30 00:00+03', 42) AS visits \gset
 
--- Answers made once, replayed in every run: a realistic mix (about 20% of
--- recommendation scores are detractors, a third of the comments alarm, 3%
--- say paid services were added without consent, 10% not solved).
+-- Answers made once, replayed in every run, in the proportions of the
+-- reference deployment: 60% promoters, 25% passives, 15% detractors; about 3%
+-- of comments alarm (80,000 a year out of 2.6 million questionnaires); 3% say
+-- paid services were added without consent, 10% that the question is not solved.
 CREATE TABLE bench_answer AS
 WITH s AS (SELECT id, row_number() OVER (ORDER BY id) AS n FROM nps.session),
-comments AS (SELECT array[
+texts AS (SELECT array[
     'Всё отлично, спасибо', 'Быстро и вежливо обслужили', 'Нормально', 'Специалист всё объяснил понятно',
     'Долго ждал, но в итоге всё решили', 'Меня не обманули, всё честно', 'Никто не хамил, всё вежливо',
-    'Хороший салон, рекомендую', 'Дорого', 'Очередь была небольшая, всё хорошо',
-    'Меня обманули с тарифом', 'Продавец нахамил и отказался помогать',
+    'Хороший салон, рекомендую', 'Дорого', 'Очередь была небольшая, всё хорошо'] AS calm,
+    array['Меня обманули с тарифом', 'Продавец нахамил и отказался помогать',
     'Подключили платные подписки, о которых я не просил', 'Деньги за возврат телефона так и не вернули',
-    'Навязали страховку и ненужный аксессуар'] AS c)
+    'Навязали страховку и ненужный аксессуар'] AS alarming)
 SELECT s.n AS seq, s.id AS session_id, q.q AS question_no,
        CASE q.q
-           WHEN 1 THEN floor(nps.sample_random(42, s.n, 'q1') * 11)::smallint
+           WHEN 1 THEN (SELECT CASE WHEN u < 0.15 THEN floor(u / 0.15 * 7) WHEN u < 0.40 THEN 7 + floor((u - 0.15) / 0.25 * 2)
+                                    ELSE 9 + floor((u - 0.40) / 0.60 * 2) END
+                        FROM (SELECT nps.sample_random(42, s.n, 'q1') AS u) x)::smallint
            WHEN 2 THEN NULL
            WHEN 3 THEN 1 + floor(nps.sample_random(42, s.n, 'q3') * 5)::smallint
            WHEN 4 THEN (nps.sample_random(42, s.n, 'q4') < 0.8)::int::smallint
            WHEN 5 THEN (nps.sample_random(42, s.n, 'q5') < 0.03)::int::smallint
            WHEN 6 THEN (nps.sample_random(42, s.n, 'q6') < 0.9)::int::smallint END AS score,
-       CASE q.q WHEN 2 THEN comments.c[1 + floor(nps.sample_random(42, s.n, 'q2') * 15)::int] END AS comment,
+       CASE q.q WHEN 2 THEN CASE WHEN nps.sample_random(42, s.n, 'alarm') < 0.03
+                                 THEN texts.alarming[1 + floor(nps.sample_random(42, s.n, 'q2') * 5)::int]
+                                 ELSE texts.calm[1 + floor(nps.sample_random(42, s.n, 'q2') * 10)::int] END END AS comment,
        '2026-10-01 10:00+03'::timestamptz + s.n * interval '1 second' AS answered_at
-FROM s CROSS JOIN generate_series(1, 6) q(q) CROSS JOIN comments;
-UPDATE bench_answer SET score = least(score, 10) WHERE question_no = 1;
+FROM s CROSS JOIN generate_series(1, 6) q(q) CROSS JOIN texts;
 CREATE INDEX ON bench_answer (seq);
 ANALYZE bench_answer;
 
