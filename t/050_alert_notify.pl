@@ -34,7 +34,7 @@ for my $row (split /\n/, $node->safe_psql('postgres',
 	my ($ref, $id) = split /\|/, $row;
 	$session{$ref} = $id;
 }
-is(scalar(keys %session), 4, 'four sessions to answer');
+is(scalar(keys %session), 4, "four sessions to answer") or diag($node->safe_psql("postgres", "SELECT (SELECT count(*) FROM nps.visit), (SELECT count(*) FROM nps.session), (SELECT string_agg(code || coalesce(dealer_code, '-'), ' ') FROM nps.salon)"));
 
 my $listener = $node->background_psql('postgres');
 $listener->query_safe('LISTEN nps_alert');
