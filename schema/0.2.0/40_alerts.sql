@@ -161,6 +161,14 @@ $$;
 COMMENT ON FUNCTION nps.alert_scan(text) IS
     'Scans a comment against nps.alert_lexicon: its score (sum of matched weights), severity (NULL = not alarming), categories and matched terms';
 
+-- All active terms as one query, kept ready: most comments match none, and
+-- one test against all of them is the cheapest way to say so.
+CREATE MATERIALIZED VIEW nps.alert_lexicon_any AS
+SELECT string_agg(format('(%s)', l.query), ' | ')::tsquery AS query
+FROM nps.alert_lexicon l WHERE l.active;
+COMMENT ON MATERIALIZED VIEW nps.alert_lexicon_any IS 'The active lexicon terms OR-ed into one query (refreshed on every change to nps.alert_lexicon)';
+COMMENT ON COLUMN nps.alert_lexicon_any.query IS 'Matches a comment when any active term does';
+
 CREATE TABLE nps.alert_route (
     severity smallint NOT NULL REFERENCES nps.alert_severity ON UPDATE CASCADE ON DELETE CASCADE,
     level    smallint NOT NULL REFERENCES nps.staff_role (level) CHECK (level >= 2),
@@ -384,14 +392,14 @@ COMMENT ON COLUMN nps.alert_first_route.level IS 'Level a new alert starts at';
 COMMENT ON COLUMN nps.alert_first_route.assignee IS 'Login of the person there';
 COMMENT ON COLUMN nps.alert_first_route.allowed IS 'Time allowed at that level';
 
--- SECURITY DEFINER: whoever edits staff need not own the view.
-CREATE FUNCTION nps.refresh_alert_routes() RETURNS trigger
+-- SECURITY DEFINER: whoever edits staff or the lexicon need not own the view.
+CREATE FUNCTION nps.refresh_alert_cache() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    REFRESH MATERIALIZED VIEW nps.alert_first_route;
+    EXECUTE format('REFRESH MATERIALIZED VIEW nps.%I', TG_ARGV[0]);
     RETURN NULL;
 END $$;
-COMMENT ON FUNCTION nps.refresh_alert_routes() IS 'Trigger: refreshes nps.alert_first_route after a change to what routing reads';
+COMMENT ON FUNCTION nps.refresh_alert_cache() IS 'Trigger: refreshes the materialized view named by its argument (nps.alert_first_route, nps.alert_lexicon_any) after a change to what it reads';
 
 DO $$
 DECLARE
@@ -399,9 +407,11 @@ DECLARE
 BEGIN
     FOREACH t IN ARRAY ARRAY['salon', 'staff', 'staff_role', 'alert_severity', 'alert_route'] LOOP
         EXECUTE format('CREATE TRIGGER %I AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON nps.%I
-                        FOR EACH STATEMENT EXECUTE FUNCTION nps.refresh_alert_routes()', t || '_alert_routes', t);
+                        FOR EACH STATEMENT EXECUTE FUNCTION nps.refresh_alert_cache(''alert_first_route'')', t || '_alert_routes', t);
     END LOOP;
 END $$;
+CREATE TRIGGER alert_lexicon_any AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON nps.alert_lexicon
+    FOR EACH STATEMENT EXECUTE FUNCTION nps.refresh_alert_cache('alert_lexicon_any');
 
 ------------------------------------------------------------------------------
 -- Announcements
@@ -455,8 +465,7 @@ BEGIN
     -- verdict as nps.alert_scan, which alert_detect checks on both paths).
     -- Most comments match no term: one test against all terms at once
     -- before the term-by-term scoring.
-    SELECT string_agg(format('(%s)', l.query), ' | ')::tsquery INTO any_term
-    FROM nps.alert_lexicon l WHERE l.active;
+    SELECT x.query INTO any_term FROM nps.alert_lexicon_any x;
     WITH texts AS MATERIALIZED (
         SELECT na.session_id, na.answered_at, na.question_no, r.reason,
                to_tsvector('russian'::regconfig, nps.alert_normalize(na.body)) AS v
