@@ -64,7 +64,7 @@ LANGUAGE sql AS $$
     RETURNING session_id
 $$;
 
--- October 2026 (local).  DA: SA1 10 10 9 8 3, SA2 10 6 -> n 7, P 4, D 2 -> 28.6.
+-- October 2026 (local).  DA: SA1 10 10 9 8 3 (and a 9 on the 31st below), SA2 10 6.
 SELECT count(pg_temp.answered('SA1', '2026-10-10 12:00+03', s)) FROM unnest(ARRAY[10, 10, 9, 8, 3]) s;
 SELECT count(pg_temp.answered('SA2', '2026-10-10 12:00+12', s)) FROM unnest(ARRAY[10, 6]) s;
 -- DB: 10 9 7 0 -> 25.0; DC the same (a tie), its 0 at 23:30 on 31 October in
@@ -206,13 +206,14 @@ UPDATE nps.answer SET body = 'исправлено' WHERE question_no = 2;
 SELECT count(*) AS pending FROM nps.change_log;
 
 -- Retention on 1 March 2027 with texts kept 20 days and raw rows 100 days: texts
--- of February go, visits before 21 November 2026 (and their sessions and answers)
--- go; the figures stay, also through a later full refresh.
+-- of February go, visits before 21 November 2026 (and their sessions and answers,
+-- up to the December ones) go; days up to 3 December + 2 freeze; the figures stay,
+-- also through a later full refresh.
 UPDATE nps.analytics_setting SET value = '20 days' WHERE name = 'text_retention';
 UPDATE nps.analytics_setting SET value = '100 days' WHERE name = 'msisdn_retention';
 CREATE TEMP TABLE before_retention AS SELECT * FROM nps.nps_results;
 SELECT nps.apply_retention('2027-03-01 00:00+03');
-SELECT count(*) FILTER (WHERE body IS NOT NULL) AS texts_left, min(answered_at) >= '2026-12-01' AS only_recent
+SELECT count(*) FILTER (WHERE body IS NOT NULL) AS texts_left, min(answered_at) = '2027-01-15 12:00+03' AS only_january_on
 FROM nps.answer;
 SELECT frozen_before FROM nps.analytics_state;
 SELECT nps.refresh(true) ->> 'mode' AS mode;

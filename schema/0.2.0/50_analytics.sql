@@ -700,7 +700,7 @@ DECLARE
 BEGIN
     FOR c IN
         SELECT a.attrelid::regclass AS rel, a.attname, d.comment
-        FROM unnest(nps.analyst_views()) v(rel)
+        FROM unnest(nps.analyst_views() || '{nps.ranking, nps.salon_rollup, nps.visit_funnel}'::regclass[]) v(rel)
         JOIN pg_attribute a ON a.attrelid = v.rel AND a.attnum > 0
         JOIN (VALUES
             ('level', 'salon, dealer or region'),
@@ -758,7 +758,12 @@ BEGIN
             ('specialist_score', 'Answer to question 3 (1-5)'),
             ('tariff_explained', 'Answer to question 4 (true = yes)'),
             ('paid_without_consent', 'Answer to question 5 (true = yes: paid services added without consent)'),
-            ('solved', 'Answer to question 6 (true = yes)')) d(attname, comment) ON d.attname = a.attname
+            ('solved', 'Answer to question 6 (true = yes)'),
+            ('visit_id', 'Visit'),
+            ('occurred_at', 'When the visit took place'),
+            ('day', 'Local day of the visit'),
+            ('reached', 'Funnel stage reached: 0 visit, 1 eligible, 2 sent, 3 delivered, 4 started, 5 completed'),
+            ('dropped_before', 'First stage not reached (NULL when completed)')) d(attname, comment) ON d.attname = a.attname
     LOOP
         EXECUTE format('COMMENT ON COLUMN %s.%I IS %L', c.rel, c.attname, c.comment);
     END LOOP;
