@@ -208,12 +208,6 @@ CREATE TABLE nps.nps_daily (
 );
 CREATE INDEX nps_daily_day ON nps.nps_daily (day);
 COMMENT ON TABLE nps.nps_daily IS 'Answers to question 1 per salon and local day (the base of every NPS figure; kept when raw rows are removed)';
-COMMENT ON COLUMN nps.nps_daily.salon_code IS 'Salon';
-COMMENT ON COLUMN nps.nps_daily.day IS 'Day in the salon''s region time zone';
-COMMENT ON COLUMN nps.nps_daily.responses IS 'Answers to question 1 (0-10)';
-COMMENT ON COLUMN nps.nps_daily.promoters IS 'Answers 9-10';
-COMMENT ON COLUMN nps.nps_daily.passives IS 'Answers 7-8';
-COMMENT ON COLUMN nps.nps_daily.detractors IS 'Answers 0-6';
 
 CREATE TABLE nps.question_daily (
     salon_code  text NOT NULL,
@@ -228,14 +222,6 @@ CREATE TABLE nps.question_daily (
 );
 CREATE INDEX question_daily_day ON nps.question_daily (day);
 COMMENT ON TABLE nps.question_daily IS 'Answers to every question per salon and local day';
-COMMENT ON COLUMN nps.question_daily.salon_code IS 'Salon';
-COMMENT ON COLUMN nps.question_daily.day IS 'Day in the salon''s region time zone';
-COMMENT ON COLUMN nps.question_daily.question_no IS 'Question number';
-COMMENT ON COLUMN nps.question_daily.kind IS 'score, yes_no or text';
-COMMENT ON COLUMN nps.question_daily.answers IS 'Answers';
-COMMENT ON COLUMN nps.question_daily.scored IS 'Answers with a score (score and yes_no questions)';
-COMMENT ON COLUMN nps.question_daily.score_sum IS 'Sum of the scores';
-COMMENT ON COLUMN nps.question_daily.yes IS 'Yes answers (yes_no questions)';
 
 CREATE TABLE nps.nps_summary (
     level       text NOT NULL CHECK (level IN ('salon', 'dealer', 'region')),
@@ -249,14 +235,6 @@ CREATE TABLE nps.nps_summary (
     PRIMARY KEY (level, period_kind, period, code)
 );
 COMMENT ON TABLE nps.nps_summary IS 'Answers to question 1 per salon, dealer and region per day, week and month (maintained by nps.refresh())';
-COMMENT ON COLUMN nps.nps_summary.level IS 'salon, dealer or region';
-COMMENT ON COLUMN nps.nps_summary.period_kind IS 'day, week (ISO, from Monday) or month';
-COMMENT ON COLUMN nps.nps_summary.period IS 'First local day of the period';
-COMMENT ON COLUMN nps.nps_summary.code IS 'Salon, dealer or region code';
-COMMENT ON COLUMN nps.nps_summary.responses IS 'Answers to question 1';
-COMMENT ON COLUMN nps.nps_summary.promoters IS 'Answers 9-10';
-COMMENT ON COLUMN nps.nps_summary.passives IS 'Answers 7-8';
-COMMENT ON COLUMN nps.nps_summary.detractors IS 'Answers 0-6';
 
 CREATE TABLE nps.question_summary (
     level       text NOT NULL CHECK (level IN ('salon', 'dealer', 'region')),
@@ -272,16 +250,6 @@ CREATE TABLE nps.question_summary (
     PRIMARY KEY (level, period_kind, period, code, question_no, kind)
 );
 COMMENT ON TABLE nps.question_summary IS 'Answers to every question per salon, dealer and region per day, week and month (maintained by nps.refresh())';
-COMMENT ON COLUMN nps.question_summary.level IS 'salon, dealer or region';
-COMMENT ON COLUMN nps.question_summary.period_kind IS 'day, week or month';
-COMMENT ON COLUMN nps.question_summary.period IS 'First local day of the period';
-COMMENT ON COLUMN nps.question_summary.code IS 'Salon, dealer or region code';
-COMMENT ON COLUMN nps.question_summary.question_no IS 'Question number';
-COMMENT ON COLUMN nps.question_summary.kind IS 'score, yes_no or text';
-COMMENT ON COLUMN nps.question_summary.answers IS 'Answers';
-COMMENT ON COLUMN nps.question_summary.scored IS 'Answers with a score';
-COMMENT ON COLUMN nps.question_summary.score_sum IS 'Sum of the scores';
-COMMENT ON COLUMN nps.question_summary.yes IS 'Yes answers';
 
 CREATE TABLE nps.funnel_daily (
     salon_code  text NOT NULL,
@@ -295,14 +263,6 @@ CREATE TABLE nps.funnel_daily (
     PRIMARY KEY (salon_code, day)
 );
 COMMENT ON TABLE nps.funnel_daily IS 'Visits per salon and local visit day and how far their survey got';
-COMMENT ON COLUMN nps.funnel_daily.salon_code IS 'Salon';
-COMMENT ON COLUMN nps.funnel_daily.day IS 'Local day of the visit';
-COMMENT ON COLUMN nps.funnel_daily.visits IS 'Visits';
-COMMENT ON COLUMN nps.funnel_daily.eligible IS 'Visits with a survey session not excluded before its start';
-COMMENT ON COLUMN nps.funnel_daily.sent IS 'Sessions whose first question was sent';
-COMMENT ON COLUMN nps.funnel_daily.delivered IS 'Sessions with a delivered message (or a reply, which proves delivery)';
-COMMENT ON COLUMN nps.funnel_daily.started IS 'Sessions with at least one answer';
-COMMENT ON COLUMN nps.funnel_daily.completed IS 'Sessions completed';
 
 CREATE TABLE nps.funnel_drop_daily (
     salon_code  text NOT NULL,
@@ -313,11 +273,6 @@ CREATE TABLE nps.funnel_drop_daily (
     PRIMARY KEY (salon_code, day, stage, reason)
 );
 COMMENT ON TABLE nps.funnel_drop_daily IS 'Visits per salon and local visit day that stopped before a funnel stage, by reason';
-COMMENT ON COLUMN nps.funnel_drop_daily.salon_code IS 'Salon';
-COMMENT ON COLUMN nps.funnel_drop_daily.day IS 'Local day of the visit';
-COMMENT ON COLUMN nps.funnel_drop_daily.stage IS 'First stage not reached: eligible, sent, delivered, started or completed';
-COMMENT ON COLUMN nps.funnel_drop_daily.reason IS 'Why (session state and reason, or the delivery error)';
-COMMENT ON COLUMN nps.funnel_drop_daily.visits IS 'Visits that stopped there for this reason';
 
 -- How far each visit's survey got: 0 visit only, 1 eligible, 2 sent, 3 delivered,
 -- 4 started, 5 completed; every stage implies the previous ones.
@@ -751,14 +706,16 @@ LANGUAGE sql IMMUTABLE AS $$
 $$;
 COMMENT ON FUNCTION nps.analyst_views() IS 'The views nps_analyst may read (the BI interface)';
 
--- Column descriptions, shared by every view that has the column.
+-- Column descriptions, shared by every view and aggregate table that has the column.
 DO $$
 DECLARE
     c record;
 BEGIN
     FOR c IN
         SELECT a.attrelid::regclass AS rel, a.attname, d.comment
-        FROM unnest(nps.analyst_views() || '{nps.ranking, nps.salon_rollup, nps.visit_funnel}'::regclass[]) v(rel)
+        FROM unnest(nps.analyst_views() || '{nps.ranking, nps.salon_rollup, nps.visit_funnel, nps.nps_daily,
+                 nps.question_daily, nps.nps_summary, nps.question_summary, nps.funnel_daily,
+                 nps.funnel_drop_daily}'::regclass[]) v(rel)
         JOIN pg_attribute a ON a.attrelid = v.rel AND a.attnum > 0
         JOIN (VALUES
             ('level', 'salon, dealer or region'),
@@ -771,7 +728,7 @@ BEGIN
             ('salon_name', 'Salon name'),
             ('dealer_name', 'Dealer name'),
             ('region_name', 'Region name'),
-            ('kind', 'dealer or office (network); score, yes_no or text (question_results)'),
+            ('kind', 'dealer or office (network); score, yes_no or text (question results)'),
             ('time_zone', 'IANA time zone of the region: periods are local to it'),
             ('responses', 'Answers to question 1 (recommend, 0-10)'),
             ('promoters', 'Answers 9-10'),
@@ -819,7 +776,10 @@ BEGIN
             ('solved', 'Answer to question 6 (true = yes)'),
             ('visit_id', 'Visit'),
             ('occurred_at', 'When the visit took place'),
-            ('day', 'Local day of the visit'),
+            ('day', 'Local day in the salon''s region: of the answer (nps_daily, question_daily) or of the visit (funnel tables)'),
+            ('scored', 'Answers with a score (score and yes/no questions)'),
+            ('score_sum', 'Sum of the scores'),
+            ('yes', 'Yes answers (yes/no questions)'),
             ('reached', 'Funnel stage reached: 0 visit, 1 eligible, 2 sent, 3 delivered, 4 started, 5 completed'),
             ('dropped_before', 'First stage not reached (NULL when completed)')) d(attname, comment) ON d.attname = a.attname
     LOOP
