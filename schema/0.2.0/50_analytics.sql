@@ -151,14 +151,15 @@ COMMENT ON COLUMN nps.change_log.source IS 'answer (answered_at) or visit (occur
 COMMENT ON COLUMN nps.change_log.hour IS 'Start of the UTC hour of the changed row (old and new value on updates)';
 COMMENT ON COLUMN nps.change_log.logged_at IS 'When the change was logged';
 
-CREATE FUNCTION nps.log_answer_insert() RETURNS trigger
+-- Shared by the insert triggers: TG_ARGV[0] is the source, TG_ARGV[1] its time column.
+CREATE FUNCTION nps.log_insert() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO nps.change_log (source, hour)
-    SELECT DISTINCT 'answer', date_trunc('hour', answered_at, 'UTC') FROM new_answers;
+    EXECUTE format('INSERT INTO nps.change_log (source, hour) SELECT DISTINCT %L, date_trunc(''hour'', %I, ''UTC'') FROM new_rows',
+                   TG_ARGV[0], TG_ARGV[1]);
     RETURN NULL;
 END $$;
-COMMENT ON FUNCTION nps.log_answer_insert() IS 'Logs the hours of inserted answers for the incremental refresh';
+COMMENT ON FUNCTION nps.log_insert() IS 'Logs the hours of inserted answers or visits for the incremental refresh';
 
 -- Only changes that move a figure count: erasing a text (retention) does not.
 CREATE FUNCTION nps.log_answer_update() RETURNS trigger
@@ -175,25 +176,17 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION nps.log_answer_update() IS 'Logs the hours of answers whose session, question, score or time changed';
 
--- Visits loaded late (older than the funnel window) still reach the funnel.
-CREATE FUNCTION nps.log_visit_insert() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO nps.change_log (source, hour)
-    SELECT DISTINCT 'visit', date_trunc('hour', occurred_at, 'UTC') FROM new_visits;
-    RETURN NULL;
-END $$;
-COMMENT ON FUNCTION nps.log_visit_insert() IS 'Logs the hours of inserted visits for the incremental refresh of the funnel';
-
 CREATE TRIGGER answer_log_insert AFTER INSERT ON nps.answer
-    REFERENCING NEW TABLE AS new_answers
-    FOR EACH STATEMENT EXECUTE FUNCTION nps.log_answer_insert();
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION nps.log_insert('answer', 'answered_at');
 CREATE TRIGGER answer_log_update AFTER UPDATE ON nps.answer
     REFERENCING OLD TABLE AS old_answers NEW TABLE AS new_answers
     FOR EACH STATEMENT EXECUTE FUNCTION nps.log_answer_update();
+
+-- Visits loaded late (older than the funnel window) still reach the funnel.
 CREATE TRIGGER visit_log_insert AFTER INSERT ON nps.visit
-    REFERENCING NEW TABLE AS new_visits
-    FOR EACH STATEMENT EXECUTE FUNCTION nps.log_visit_insert();
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION nps.log_insert('visit', 'occurred_at');
 
 -- Aggregate tables ----------------------------------------------------------------------
 
