@@ -267,17 +267,37 @@ CREATE TABLE nps.funnel_drop_daily (
 );
 COMMENT ON TABLE nps.funnel_drop_daily IS 'Visits per salon and local visit day that stopped before a funnel stage, by reason';
 
--- How far each visit's survey got: 0 visit only, 1 eligible, 2 sent, 3 delivered,
--- 4 started, 5 completed; every stage implies the previous ones.
+-- How far a visit's survey got: 0 visit only, 1 eligible, 2 sent, 3 delivered,
+-- 4 started, 5 completed (every stage implies the previous ones), the first stage it
+-- did not reach, and why.  Shared by nps.visit_funnel and the set-based window
+-- recompute of nps.refresh().
+CREATE FUNCTION nps.funnel_stage(p_session_id bigint, p_state text, p_state_reason text,
+                                 p_started_at timestamptz, p_messages bigint, p_delivered boolean,
+                                 p_failure text, p_answered boolean)
+RETURNS TABLE (reached integer, dropped_before text, reason text)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT f.reached,
+           (ARRAY['eligible', 'sent', 'delivered', 'started', 'completed'])[f.reached + 1],
+           CASE WHEN f.reached = 5 THEN NULL
+                WHEN p_session_id IS NULL THEN 'no session'
+                WHEN f.reached = 2 THEN coalesce('failed: ' || p_failure, 'no delivery receipt')
+                ELSE p_state || coalesce(': ' || p_state_reason, '') END
+    FROM (SELECT CASE
+            WHEN p_session_id IS NULL THEN 0
+            WHEN p_answered AND p_state = 'completed' THEN 5
+            WHEN p_answered THEN 4
+            WHEN p_delivered THEN 3
+            WHEN p_started_at IS NOT NULL OR p_messages > 0 THEN 2
+            WHEN p_state IN ('cancelled', 'opted_out') THEN 0
+            ELSE 1 END AS reached) f
+$$;
+COMMENT ON FUNCTION nps.funnel_stage(bigint, text, text, timestamptz, bigint, boolean, text, boolean) IS
+    'Funnel stage a survey session reached (0 visit .. 5 completed), the first stage it missed and why';
+
 CREATE VIEW nps.visit_funnel AS
 SELECT v.id AS visit_id, v.salon_code, v.occurred_at,
        (v.occurred_at AT TIME ZONE r.time_zone)::date AS day,
-       f.reached,
-       (ARRAY['eligible', 'sent', 'delivered', 'started', 'completed'])[f.reached + 1] AS dropped_before,
-       CASE WHEN f.reached = 5 THEN NULL
-            WHEN se.id IS NULL THEN 'no session'
-            WHEN f.reached = 2 THEN coalesce('failed: ' || o.failure, 'no delivery receipt')
-            ELSE se.state || coalesce(': ' || se.state_reason, '') END AS reason
+       f.reached, f.dropped_before, f.reason
 FROM nps.visit v
 JOIN nps.salon s ON s.code = v.salon_code
 JOIN nps.region r ON r.code = s.region_code
@@ -288,14 +308,8 @@ LEFT JOIN LATERAL (
                 FILTER (WHERE state = 'failed'))[1] AS failure
     FROM nps.outbox WHERE session_id = se.id) o ON true
 LEFT JOIN LATERAL (SELECT true AS answered FROM nps.answer WHERE session_id = se.id LIMIT 1) a ON true
-CROSS JOIN LATERAL (SELECT CASE
-        WHEN se.id IS NULL THEN 0
-        WHEN a.answered AND se.state = 'completed' THEN 5
-        WHEN a.answered THEN 4
-        WHEN o.delivered THEN 3
-        WHEN se.started_at IS NOT NULL OR o.messages > 0 THEN 2
-        WHEN se.state IN ('cancelled', 'opted_out') THEN 0
-        ELSE 1 END AS reached) f;
+CROSS JOIN LATERAL nps.funnel_stage(se.id, se.state, se.state_reason, se.started_at,
+                                    o.messages, o.delivered, o.failure, a.answered) f;
 COMMENT ON VIEW nps.visit_funnel IS 'Each visit with the funnel stage its survey reached (0 visit .. 5 completed) and why it stopped';
 
 -- Refresh -----------------------------------------------------------------------------
@@ -455,9 +469,27 @@ BEGIN
     DELETE FROM nps_funnel_day WHERE day >= v_funnel_from OR day < st.frozen_before;
     DELETE FROM nps.funnel_daily WHERE day >= v_funnel_from OR day IN (SELECT day FROM nps_funnel_day);
     DELETE FROM nps.funnel_drop_daily WHERE day >= v_funnel_from OR day IN (SELECT day FROM nps_funnel_day);
+    -- The window set-based (its messages and answers are no older than its visits);
+    -- the few late days through the per-visit view.
     CREATE TEMP TABLE nps_visit_stage ON COMMIT DROP AS
-    SELECT salon_code, day, reached, dropped_before, reason FROM nps.visit_funnel
-    WHERE occurred_at >= (v_funnel_from - 1)::timestamptz AND day >= v_funnel_from
+    SELECT w.salon_code, w.day, f.reached, f.dropped_before, f.reason
+    FROM (SELECT v.salon_code, (v.occurred_at AT TIME ZONE r.time_zone)::date AS day, se.id, se.state,
+                 se.state_reason, se.started_at
+          FROM nps.visit v
+          JOIN nps.salon s ON s.code = v.salon_code
+          JOIN nps.region r ON r.code = s.region_code
+          LEFT JOIN nps.session se ON se.visit_id = v.id
+          WHERE v.occurred_at >= (v_funnel_from - 1)::timestamptz) w
+    LEFT JOIN (SELECT session_id, count(*) AS messages, bool_or(state = 'delivered') AS delivered,
+                      (array_agg(coalesce(error, 'error ' || error_code, 'unknown') ORDER BY id)
+                           FILTER (WHERE state = 'failed'))[1] AS failure
+               FROM nps.outbox WHERE queued_at >= (v_funnel_from - 1)::timestamptz GROUP BY session_id) o
+           ON o.session_id = w.id
+    LEFT JOIN (SELECT DISTINCT session_id FROM nps.answer WHERE answered_at >= (v_funnel_from - 1)::timestamptz) a
+           ON a.session_id = w.id
+    CROSS JOIN LATERAL nps.funnel_stage(w.id, w.state, w.state_reason, w.started_at,
+                                        o.messages, o.delivered, o.failure, a.session_id IS NOT NULL) f
+    WHERE w.day >= v_funnel_from
     UNION ALL
     SELECT f.salon_code, f.day, f.reached, f.dropped_before, f.reason
     FROM nps_funnel_day d
