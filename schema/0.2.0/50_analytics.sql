@@ -28,8 +28,10 @@ COMMENT ON COLUMN nps.analytics_setting.name IS 'Setting name (key)';
 COMMENT ON COLUMN nps.analytics_setting.value IS 'Value as text (an integer or an interval)';
 COMMENT ON COLUMN nps.analytics_setting.description IS 'What the setting does';
 
+-- SECURITY DEFINER: the BI views call it, and nps_analyst reads those views
+-- without any right on the settings table itself.
 CREATE FUNCTION nps.analytics_setting(p_name text) RETURNS text
-LANGUAGE plpgsql STABLE AS $$
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     v text;
 BEGIN
