@@ -43,24 +43,11 @@ void
 pdu_sm_init(pdu_sm *p)
 {
 	memset(p, 0, offsetof(pdu_sm, sm));
-	p->sm_len = 0;
 	p->has_sar = 0;
 	p->payload_len = 0;
 	p->receipted_id[0] = '\0';
 	p->message_state = -1;
 }
-
-/* The mandatory fields are the same in submit_sm_t and deliver_sm_t */
-#define COPY_SM_FIELDS(d, s) \
-	do { \
-		(d)->src_ton = (s)->source_addr_ton; \
-		(d)->src_npi = (s)->source_addr_npi; \
-		(d)->dst_ton = (s)->dest_addr_ton; \
-		(d)->dst_npi = (s)->dest_addr_npi; \
-		(d)->esm_class = (s)->esm_class; \
-		(d)->registered_delivery = (s)->registered_delivery; \
-		(d)->data_coding = (s)->data_coding; \
-	} while (0)
 
 static void
 copy_str(char *dst, size_t dstsize, const uint8_t *src, size_t srcsize)
@@ -113,6 +100,32 @@ read_tlvs(tlv_t *list, pdu_sm *out)
 	out->has_sar = (out->has_sar == 7);
 }
 
+/*
+ * submit_sm_t and deliver_sm_t have the same mandatory fields under the
+ * same names but are distinct types: one macro reads either.
+ */
+#define UNPACK_SM(t, type_id) \
+	do { \
+		memset(&(t), 0, sizeof(t)); \
+		rc = smpp34_unpack((type_id), &(t), scratch, (int) len); \
+		if (rc == 0) \
+		{ \
+			out->src_ton = (t).source_addr_ton; \
+			out->src_npi = (t).source_addr_npi; \
+			out->dst_ton = (t).dest_addr_ton; \
+			out->dst_npi = (t).dest_addr_npi; \
+			out->esm_class = (t).esm_class; \
+			out->registered_delivery = (t).registered_delivery; \
+			out->data_coding = (t).data_coding; \
+			copy_str(out->src, sizeof(out->src), (t).source_addr, sizeof((t).source_addr)); \
+			copy_str(out->dst, sizeof(out->dst), (t).destination_addr, sizeof((t).destination_addr)); \
+			out->sm_len = (t).sm_length; \
+			memcpy(out->sm, (t).short_message, (t).sm_length); \
+			read_tlvs((t).tlv, out); \
+		} \
+		destroy_tlv((t).tlv); \
+	} while (0)
+
 int
 pdu_unpack_sm(uint32_t command_id, const uint8_t *buf, size_t len,
 			  pdu_sm *out)
@@ -132,35 +145,9 @@ pdu_unpack_sm(uint32_t command_id, const uint8_t *buf, size_t len,
 	out->seq = smpp_get_u32(buf + 12);
 
 	if (command_id == SMPP_CMD_SUBMIT_SM)
-	{
-		memset(&s, 0, sizeof(s));
-		rc = smpp34_unpack(SUBMIT_SM, &s, scratch, (int) len);
-		if (rc == 0)
-		{
-			COPY_SM_FIELDS(out, &s);
-			copy_str(out->src, sizeof(out->src), s.source_addr, sizeof(s.source_addr));
-			copy_str(out->dst, sizeof(out->dst), s.destination_addr, sizeof(s.destination_addr));
-			out->sm_len = s.sm_length;
-			memcpy(out->sm, s.short_message, s.sm_length);
-			read_tlvs(s.tlv, out);
-		}
-		destroy_tlv(s.tlv);
-	}
+		UNPACK_SM(s, SUBMIT_SM);
 	else
-	{
-		memset(&d, 0, sizeof(d));
-		rc = smpp34_unpack(DELIVER_SM, &d, scratch, (int) len);
-		if (rc == 0)
-		{
-			COPY_SM_FIELDS(out, &d);
-			copy_str(out->src, sizeof(out->src), d.source_addr, sizeof(d.source_addr));
-			copy_str(out->dst, sizeof(out->dst), d.destination_addr, sizeof(d.destination_addr));
-			out->sm_len = d.sm_length;
-			memcpy(out->sm, d.short_message, d.sm_length);
-			read_tlvs(d.tlv, out);
-		}
-		destroy_tlv(d.tlv);
-	}
+		UNPACK_SM(d, DELIVER_SM);
 	if (rc != 0)
 	{
 		set_error(smpp_command_name(command_id));
@@ -209,22 +196,26 @@ make_tlvs(const pdu_sm *in)
 	return list;
 }
 
-#define FILL_SM_FIELDS(d, s, id) \
+/* The same for packing: fill either struct from a pdu_sm and pack it */
+#define PACK_SM(t, type_id) \
 	do { \
-		(d)->command_id = (id); \
-		(d)->sequence_number = (s)->seq; \
-		(d)->source_addr_ton = (s)->src_ton; \
-		(d)->source_addr_npi = (s)->src_npi; \
-		(d)->dest_addr_ton = (s)->dst_ton; \
-		(d)->dest_addr_npi = (s)->dst_npi; \
-		snprintf((char *) (d)->source_addr, sizeof((d)->source_addr), "%s", (s)->src); \
-		snprintf((char *) (d)->destination_addr, sizeof((d)->destination_addr), "%s", (s)->dst); \
-		(d)->esm_class = (s)->esm_class; \
-		(d)->registered_delivery = (s)->registered_delivery; \
-		(d)->data_coding = (s)->data_coding; \
-		(d)->sm_length = (uint8_t) (s)->sm_len; \
-		memcpy((d)->short_message, (s)->sm, (s)->sm_len); \
-		(d)->tlv = make_tlvs(s); \
+		memset(&(t), 0, sizeof(t)); \
+		(t).command_id = (type_id); \
+		(t).sequence_number = in->seq; \
+		(t).source_addr_ton = in->src_ton; \
+		(t).source_addr_npi = in->src_npi; \
+		(t).dest_addr_ton = in->dst_ton; \
+		(t).dest_addr_npi = in->dst_npi; \
+		snprintf((char *) (t).source_addr, sizeof((t).source_addr), "%s", in->src); \
+		snprintf((char *) (t).destination_addr, sizeof((t).destination_addr), "%s", in->dst); \
+		(t).esm_class = in->esm_class; \
+		(t).registered_delivery = in->registered_delivery; \
+		(t).data_coding = in->data_coding; \
+		(t).sm_length = (uint8_t) in->sm_len; \
+		memcpy((t).short_message, in->sm, in->sm_len); \
+		(t).tlv = make_tlvs(in); \
+		rc = smpp34_pack((type_id), out, (int) outsize, &len, &(t)); \
+		destroy_tlv((t).tlv); \
 	} while (0)
 
 int
@@ -242,19 +233,9 @@ pdu_pack_sm(uint32_t command_id, const pdu_sm *in, uint8_t *out,
 		return -1;
 	}
 	if (command_id == SMPP_CMD_SUBMIT_SM)
-	{
-		memset(&s, 0, sizeof(s));
-		FILL_SM_FIELDS(&s, in, SUBMIT_SM);
-		rc = smpp34_pack(SUBMIT_SM, out, (int) outsize, &len, &s);
-		destroy_tlv(s.tlv);
-	}
+		PACK_SM(s, SUBMIT_SM);
 	else
-	{
-		memset(&d, 0, sizeof(d));
-		FILL_SM_FIELDS(&d, in, DELIVER_SM);
-		rc = smpp34_pack(DELIVER_SM, out, (int) outsize, &len, &d);
-		destroy_tlv(d.tlv);
-	}
+		PACK_SM(d, DELIVER_SM);
 	if (rc != 0)
 	{
 		set_error(smpp_command_name(command_id));

@@ -172,27 +172,40 @@ utf8_finish(char *out, size_t outsize, size_t pos)
 
 /* ---------------------------------------------------------------------- */
 
-int
-nps_utf8_fits_gsm7(const char *utf8, size_t len)
+/* Unicode -> UCS-2BE at b: 2 octets, or 4 (surrogate pair) beyond the BMP */
+static int
+ucs2_from_cp(uint32_t cp, uint8_t *b)
 {
-	const uint8_t *s = (const uint8_t *) utf8;
-	size_t		pos = 0;
-	uint8_t		b[2];
+	uint32_t	hi,
+				lo;
 
-	while (pos < len)
+	if (cp < 0x10000)
 	{
-		int32_t		cp = utf8_next(s, len, &pos);
-
-		if (cp < 0)
-			return NPS_CODEC_EINVAL;
-		if (gsm7_from_cp((uint32_t) cp, b) == 0)
-			return 0;
+		b[0] = (uint8_t) (cp >> 8);
+		b[1] = (uint8_t) cp;
+		return 2;
 	}
-	return 1;
+	hi = 0xD800 | ((cp - 0x10000) >> 10);
+	lo = 0xDC00 | ((cp - 0x10000) & 0x3FF);
+	b[0] = (uint8_t) (hi >> 8);
+	b[1] = (uint8_t) hi;
+	b[2] = (uint8_t) (lo >> 8);
+	b[3] = (uint8_t) lo;
+	return 4;
 }
 
-int
-nps_utf8_to_gsm7(const char *utf8, size_t len, uint8_t *out, size_t outsize)
+#define NOT_REPRESENTABLE	(-3)	/* internal: valid UTF-8, no form */
+
+typedef int (*cp_writer) (uint32_t cp, uint8_t *b);
+
+/*
+ * Encodes UTF-8 one character at a time with put(); with out NULL it only
+ * measures.  Returns the encoded length, NPS_CODEC_EINVAL for bad UTF-8,
+ * NOT_REPRESENTABLE, or NPS_CODEC_ENOSPC.
+ */
+static int
+from_utf8(const char *utf8, size_t len, uint8_t *out, size_t outsize,
+		  cp_writer put)
 {
 	const uint8_t *s = (const uint8_t *) utf8;
 	size_t		pos = 0,
@@ -200,58 +213,45 @@ nps_utf8_to_gsm7(const char *utf8, size_t len, uint8_t *out, size_t outsize)
 
 	while (pos < len)
 	{
-		uint8_t		b[2];
+		uint8_t		b[4];
 		int32_t		cp = utf8_next(s, len, &pos);
 		int			n;
 
 		if (cp < 0)
 			return NPS_CODEC_EINVAL;
-		n = gsm7_from_cp((uint32_t) cp, b);
-		if (n == 0)
-			return NPS_CODEC_EINVAL;
-		if (o + n > outsize)
-			return NPS_CODEC_ENOSPC;
-		memcpy(out + o, b, n);
+		if ((n = put((uint32_t) cp, b)) == 0)
+			return NOT_REPRESENTABLE;
+		if (out)
+		{
+			if (o + n > outsize)
+				return NPS_CODEC_ENOSPC;
+			memcpy(out + o, b, n);
+		}
 		o += n;
 	}
 	return (int) o;
 }
 
 int
+nps_utf8_fits_gsm7(const char *utf8, size_t len)
+{
+	int			n = from_utf8(utf8, len, NULL, 0, gsm7_from_cp);
+
+	return n == NOT_REPRESENTABLE ? 0 : n < 0 ? n : 1;
+}
+
+int
+nps_utf8_to_gsm7(const char *utf8, size_t len, uint8_t *out, size_t outsize)
+{
+	int			n = from_utf8(utf8, len, out, outsize, gsm7_from_cp);
+
+	return n == NOT_REPRESENTABLE ? NPS_CODEC_EINVAL : n;
+}
+
+int
 nps_utf8_to_ucs2(const char *utf8, size_t len, uint8_t *out, size_t outsize)
 {
-	const uint8_t *s = (const uint8_t *) utf8;
-	size_t		pos = 0,
-				o = 0;
-
-	while (pos < len)
-	{
-		int32_t		cp = utf8_next(s, len, &pos);
-
-		if (cp < 0)
-			return NPS_CODEC_EINVAL;
-		if (cp >= 0x10000)
-		{
-			uint32_t	v = (uint32_t) cp - 0x10000;
-			uint32_t	hi = 0xD800 | (v >> 10);
-			uint32_t	lo = 0xDC00 | (v & 0x3FF);
-
-			if (o + 4 > outsize)
-				return NPS_CODEC_ENOSPC;
-			out[o++] = (uint8_t) (hi >> 8);
-			out[o++] = (uint8_t) hi;
-			out[o++] = (uint8_t) (lo >> 8);
-			out[o++] = (uint8_t) lo;
-		}
-		else
-		{
-			if (o + 2 > outsize)
-				return NPS_CODEC_ENOSPC;
-			out[o++] = (uint8_t) (cp >> 8);
-			out[o++] = (uint8_t) cp;
-		}
-	}
-	return (int) o;
+	return from_utf8(utf8, len, out, outsize, ucs2_from_cp);
 }
 
 int
@@ -269,95 +269,106 @@ nps_utf8_encode(const char *utf8, size_t len, int *data_coding,
 
 /* ---------------------------------------------------------------------- */
 
-int
-nps_gsm7_to_utf8(const uint8_t *in, size_t len, char *out, size_t outsize)
+/*
+ * Decoders read one character at a time: the code point, CP_NONE for
+ * octets that carry no character, or CP_INVALID.  to_utf8() does the rest.
+ */
+#define CP_NONE		(-2)
+#define CP_INVALID	(-1)
+
+typedef int32_t (*cp_reader) (const uint8_t *in, size_t len, size_t *i);
+
+static int32_t
+gsm7_next(const uint8_t *in, size_t len, size_t *i)
 {
-	size_t		i,
+	uint8_t		c = in[(*i)++];
+	int32_t		cp;
+	size_t		k;
+
+	if (c > 0x7F)
+		return CP_INVALID;
+	if (c != NPS_GSM7_ESC)
+		return gsm7_basic[c];
+	if (*i == len)
+		return CP_NONE;			/* a trailing ESC carries nothing */
+	c = in[(*i)++];
+	if (c > 0x7F)
+		return CP_INVALID;
+	/* 23.038: an unknown extension shows the basic-table character */
+	cp = gsm7_basic[c];
+	for (k = 0; k < N_GSM7_EXT; k++)
+		if (gsm7_ext[k].septet == c)
+			cp = gsm7_ext[k].cp;
+	return cp == NO_GSM ? ' ' : cp;	/* ESC ESC is reserved: a space */
+}
+
+static int32_t
+ucs2_next(const uint8_t *in, size_t len, size_t *i)
+{
+	uint32_t	cp,
+				lo;
+
+	if (*i + 2 > len)
+		return CP_INVALID;		/* truncated code unit */
+	cp = ((uint32_t) in[*i] << 8) | in[*i + 1];
+	*i += 2;
+	if (cp >= 0xDC00 && cp <= 0xDFFF)
+		return CP_INVALID;		/* low surrogate without high */
+	if (cp < 0xD800 || cp > 0xDBFF)
+		return cp == 0 ? CP_NONE : (int32_t) cp;	/* NUL: handset padding */
+	if (*i + 2 > len)
+		return CP_INVALID;		/* pair cut off */
+	lo = ((uint32_t) in[*i] << 8) | in[*i + 1];
+	if (lo < 0xDC00 || lo > 0xDFFF)
+		return CP_INVALID;
+	*i += 2;
+	return (int32_t) (0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00));
+}
+
+static int32_t
+latin1_next(const uint8_t *in, size_t len, size_t *i)
+{
+	uint8_t		c = in[(*i)++];
+
+	return c == 0 ? CP_NONE : c;
+}
+
+static int
+to_utf8(const uint8_t *in, size_t len, char *out, size_t outsize,
+		cp_reader next)
+{
+	size_t		i = 0,
 				pos = 0;
 
-	for (i = 0; i < len; i++)
+	while (i < len)
 	{
-		uint32_t	cp;
+		int32_t		cp = next(in, len, &i);
 		int			rc;
 
-		if (in[i] > 0x7F)
+		if (cp == CP_INVALID)
 			return NPS_CODEC_EINVAL;
-		if (in[i] == NPS_GSM7_ESC)
-		{
-			size_t		k;
-
-			/* a trailing ESC carries nothing */
-			if (++i == len)
-				break;
-			if (in[i] > 0x7F)
-				return NPS_CODEC_EINVAL;
-			/* 23.038: unknown extension -> the basic-table character */
-			cp = gsm7_basic[in[i]];
-			for (k = 0; k < N_GSM7_EXT; k++)
-				if (gsm7_ext[k].septet == in[i])
-					cp = gsm7_ext[k].cp;
-			if (cp == NO_GSM)	/* ESC ESC: reserved, show a space */
-				cp = ' ';
-		}
-		else
-			cp = gsm7_basic[in[i]];
-		if ((rc = utf8_put(cp, out, outsize, &pos)) < 0)
+		if (cp != CP_NONE && (rc = utf8_put((uint32_t) cp, out, outsize, &pos)) < 0)
 			return rc;
 	}
 	return utf8_finish(out, outsize, pos);
+}
+
+int
+nps_gsm7_to_utf8(const uint8_t *in, size_t len, char *out, size_t outsize)
+{
+	return to_utf8(in, len, out, outsize, gsm7_next);
 }
 
 int
 nps_ucs2_to_utf8(const uint8_t *in, size_t len, char *out, size_t outsize)
 {
-	size_t		i,
-				pos = 0;
-
-	if (len % 2 != 0)
-		return NPS_CODEC_EINVAL;	/* truncated code unit */
-	for (i = 0; i < len; i += 2)
-	{
-		uint32_t	cp = ((uint32_t) in[i] << 8) | in[i + 1];
-		int			rc;
-
-		if (cp >= 0xDC00 && cp <= 0xDFFF)
-			return NPS_CODEC_EINVAL;	/* low surrogate without high */
-		if (cp >= 0xD800 && cp <= 0xDBFF)
-		{
-			uint32_t	lo;
-
-			if (i + 4 > len)
-				return NPS_CODEC_EINVAL;	/* pair cut off */
-			lo = ((uint32_t) in[i + 2] << 8) | in[i + 3];
-			if (lo < 0xDC00 || lo > 0xDFFF)
-				return NPS_CODEC_EINVAL;
-			cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-			i += 2;
-		}
-		if (cp == 0)
-			continue;			/* padding some handsets add; text can't hold it */
-		if ((rc = utf8_put(cp, out, outsize, &pos)) < 0)
-			return rc;
-	}
-	return utf8_finish(out, outsize, pos);
+	return to_utf8(in, len, out, outsize, ucs2_next);
 }
 
 int
 nps_latin1_to_utf8(const uint8_t *in, size_t len, char *out, size_t outsize)
 {
-	size_t		i,
-				pos = 0;
-
-	for (i = 0; i < len; i++)
-	{
-		int			rc;
-
-		if (in[i] == 0)
-			continue;
-		if ((rc = utf8_put(in[i], out, outsize, &pos)) < 0)
-			return rc;
-	}
-	return utf8_finish(out, outsize, pos);
+	return to_utf8(in, len, out, outsize, latin1_next);
 }
 
 int
@@ -406,14 +417,14 @@ atom_next(atom_iter *it)
 		return 0;
 	if (it->from_utf8)
 	{
-		uint8_t		b[2];
+		uint8_t		b[4];
 		int32_t		cp = utf8_next(p, it->len, &it->pos);
 
 		if (cp < 0)
 			return NPS_CODEC_EINVAL;
-		if (it->data_coding == NPS_DC_UCS2)
-			return cp >= 0x10000 ? 4 : 2;
-		return gsm7_from_cp((uint32_t) cp, b);	/* fits was checked */
+		/* the cost of one character; GSM fit was checked by the caller */
+		return it->data_coding == NPS_DC_UCS2 ? ucs2_from_cp((uint32_t) cp, b)
+			: gsm7_from_cp((uint32_t) cp, b);
 	}
 	if (it->data_coding == NPS_DC_UCS2)
 	{
@@ -427,6 +438,19 @@ atom_next(atom_iter *it)
 		i + 1 < it->len)
 		return (it->pos = i + 2), 2;
 	return (it->pos = i + 1), 1;
+}
+
+/* Stores part n when the caller wants parts; -1 if the array is full */
+static int
+record_part(nps_part *parts, int max_parts, int n, size_t off, size_t len)
+{
+	if (parts == NULL)
+		return 0;
+	if (n >= max_parts)
+		return -1;
+	parts[n].offset = off;
+	parts[n].length = len;
+	return 0;
 }
 
 static int
@@ -444,16 +468,7 @@ pack_parts(atom_iter *it, size_t total, int udh_len,
 	if (udh_len <= 0 || udh_len >= NPS_SMS_OCTETS)
 		return NPS_CODEC_EINVAL;
 	if (total <= single)
-	{
-		if (parts)
-		{
-			if (max_parts < 1)
-				return NPS_CODEC_ENOSPC;
-			parts[0].offset = 0;
-			parts[0].length = total;
-		}
-		return 1;
-	}
+		return record_part(parts, max_parts, 0, 0, total) < 0 ? NPS_CODEC_ENOSPC : 1;
 	/* septets fit in the octets left after the UDH (fill bits included) */
 	cap = gsm ? (size_t) (NPS_SMS_OCTETS - udh_len) * 8 / 7
 		: (size_t) (NPS_SMS_OCTETS - udh_len);
@@ -464,14 +479,8 @@ pack_parts(atom_iter *it, size_t total, int udh_len,
 	{
 		if (cur + (size_t) a > cap)
 		{
-			if (parts)
-			{
-				if (n >= max_parts)
-					return NPS_CODEC_ENOSPC;
-				parts[n].offset = off;
-				parts[n].length = cur;
-			}
-			n++;
+			if (record_part(parts, max_parts, n++, off, cur) < 0)
+				return NPS_CODEC_ENOSPC;
 			off += cur;
 			cur = 0;
 		}
@@ -479,14 +488,8 @@ pack_parts(atom_iter *it, size_t total, int udh_len,
 	}
 	if (a < 0)
 		return a;
-	if (parts)
-	{
-		if (n >= max_parts)
-			return NPS_CODEC_ENOSPC;
-		parts[n].offset = off;
-		parts[n].length = cur;
-	}
-	n++;
+	if (record_part(parts, max_parts, n++, off, cur) < 0)
+		return NPS_CODEC_ENOSPC;
 	if (n > NPS_MAX_PARTS)
 		return NPS_CODEC_EINVAL;	/* cannot be concatenated */
 	return n;
@@ -515,19 +518,16 @@ nps_utf8_count_parts(const char *utf8, size_t len, int udh_len,
 {
 	int			fits = nps_utf8_fits_gsm7(utf8, len);
 	atom_iter	it = {(const uint8_t *) utf8, len, 0, NPS_DC_GSM7, 1};
-	size_t		total = 0;
-	int			a;
+	int			total;
 
 	if (fits < 0)
 		return fits;
 	it.data_coding = fits ? NPS_DC_GSM7 : NPS_DC_UCS2;
 	if (data_coding)
 		*data_coding = it.data_coding;
-	/* first pass for the encoded length, which decides single vs. multi */
-	while ((a = atom_next(&it)) > 0)
-		total += a;
-	it.pos = 0;
-	return pack_parts(&it, total, udh_len, NULL, 0);
+	/* the encoded length decides single vs. multi-part */
+	total = from_utf8(utf8, len, NULL, 0, fits ? gsm7_from_cp : ucs2_from_cp);
+	return pack_parts(&it, (size_t) total, udh_len, NULL, 0);
 }
 
 /* ---------------------------------------------------------------------- */
