@@ -40,6 +40,12 @@ INSERT INTO reply_case (input, kind, want_status, want_score) VALUES
     ('10 10 10', 'score', 'ok', 10),
     ('9 (девять)', 'score', 'ok', 9),
     ('десять (10)', 'score', 'ok', 10),
+    ('на 9-ку', 'score', 'ok', 9),
+    ('5 с плюсом', 'score', 'ok', 5),
+    ('10+', 'score', 'ok', 10),
+    ('7/10 т.к. долго', 'score', 'ok', 7),
+    ('10 (десять) из 10', 'score', 'ok', 10),
+    ('5️⃣', 'score', 'ok', 5),
     -- scales are not a second number
     ('9/10', 'score', 'ok', 9),
     ('9 / 10', 'score', 'ok', 9),
@@ -111,7 +117,14 @@ INSERT INTO reply_case (input, kind, want_status, want_score) VALUES
     -- quantities are not scores
     ('ждал 2 часа, 3', 'score', 'ok', 3),
     ('3, ждал 40 минут', 'score', 'ok', 3),
+    ('мне 25 лет, 9', 'score', 'ok', 9),
     ('5 - ждал 2-3 дня', 'score', 'ok', 5),
+    ('2 раза звонил, 4', 'score', 'ok', 4),
+    ('кол', 'score', 'ok', 1),
+    ('5, один специалист на 3 окна', 'score', 'ambiguous', NULL),
+    -- digits win over number words
+    ('10, консультант был один на весь салон', 'score', 'ok', 10),
+    ('5 или шесть', 'score', 'ok', 5),
     -- ambiguous: several numbers, ranges, fractions
     ('9-10', 'score', 'ambiguous', NULL),
     ('9 - 10', 'score', 'ambiguous', NULL),
@@ -227,10 +240,16 @@ INSERT INTO reply_case (input, kind, want_status, want_score) VALUES
     ('нет, не объяснили', 'yes_no', 'ok', 0),
     ('не объяснили', 'yes_no', 'ok', 0),
     ('не очень', 'yes_no', 'ok', 0),
+    ('Не совсем', 'yes_no', 'ok', 0),
+    ('Неа, не объяснил', 'yes_no', 'ok', 0),
     ('конечно нет', 'yes_no', 'ok', 0),
     ('нет, но было вежливо', 'yes_no', 'ok', 0),
     ('not really', 'yes_no', 'ok', 0),
     ('никак', 'yes_no', 'ok', 0),
+    ('однако да', 'yes_no', 'ok', 1),
+    ('Het', 'yes_no', 'unparsed', NULL),
+    ('1', 'yes_no', 'unparsed', NULL),
+    ('незнаю', 'yes_no', 'unparsed', NULL),
     ('не знаю', 'yes_no', 'unparsed', NULL),
     ('Не помню', 'yes_no', 'unparsed', NULL),
     ('хз', 'yes_no', 'unparsed', NULL),
@@ -241,9 +260,11 @@ INSERT INTO reply_case (input, kind, want_status, want_score) VALUES
     ('yes no', 'yes_no', 'ambiguous', NULL),
     ('+-', 'yes_no', 'ambiguous', NULL),
     ('наверное', 'yes_no', 'unparsed', NULL),
+    ('частично', 'yes_no', 'unparsed', NULL),
     ('всё хорошо', 'yes_no', 'unparsed', NULL),
     ('10', 'yes_no', 'unparsed', NULL),
     ('ничего не объяснили', 'yes_no', 'unparsed', NULL),
+    ('объяснил', 'yes_no', 'unparsed', NULL),
     ('', 'yes_no', 'empty', NULL),
     ('!!!', 'yes_no', 'empty', NULL),
     ('да. стоп', 'yes_no', 'stop', 1),
@@ -271,8 +292,10 @@ INSERT INTO reply_case (input, kind, want_status, want_score) VALUES
     ('Больше не пишите мне', 'text', 'stop', NULL),
     ('хватит присылать смс', 'text', 'stop', NULL),
     ('прекратите рассылку', 'text', 'stop', NULL),
+    ('хватит слать', 'text', 'stop', NULL),
     ('Спасибо. СТОП', 'text', 'stop', NULL),
     ('стоп, надоели', 'score', 'stop', NULL),
+    ('STOP 0650', 'text', 'stop', NULL),
     ('в салоне нажали стоп и всё сломалось', 'text', 'ok', NULL),
     ('стоп-кран', 'text', 'ok', NULL),
     ('стоп-лист в салоне не обновляют', 'text', 'ok', NULL),
@@ -301,10 +324,10 @@ ORDER BY c.id;
 SELECT kind, count(*) AS cases, count(DISTINCT want_status) AS statuses
 FROM reply_case GROUP BY ROLLUP (kind) ORDER BY kind;
 
--- Every verdict, for reading.  Long inputs are cut at 20 characters.
+-- Every verdict, for reading.  Inputs over 40 characters are cut at 20.
 SELECT c.id, c.kind,
        CASE WHEN c.min_score = 0 AND c.max_score = 10 THEN '' ELSE c.min_score || '..' || c.max_score END AS scale,
-       CASE WHEN length(c.input) > 30 THEN left(c.input, 20) || '… (' || length(c.input) || ' chars)'
+       CASE WHEN length(c.input) > 40 THEN left(c.input, 20) || '… (' || length(c.input) || ' chars)'
             ELSE regexp_replace(c.input, '[[:cntrl:]]', '^', 'g') END AS input,
        r.status, r.score, r.reason
 FROM reply_case c, nps.parse_reply(c.input, c.kind, c.min_score, c.max_score) r

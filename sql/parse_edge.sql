@@ -45,11 +45,18 @@ WHERE nps.parse_score(b, 0, 10) IS DISTINCT FROM (nps.parse_reply(b, 'score')).s
    OR nps.parse_yes_no(b) IS DISTINCT FROM ((nps.parse_reply(b, 'yes_no')).score = 1)
    OR nps.is_stop(b) IS DISTINCT FROM ((nps.parse_reply(b, 'text')).status = 'stop');
 
--- STRICT: a NULL argument gives NULL.
+-- A NULL reply gives NULL.  parse_reply takes a NULL scale for yes_no and
+-- text questions (nps.question keeps it NULL for them); a score question needs one.
 SELECT nps.parse_reply(NULL, 'score') IS NULL AS null_body,
        nps.parse_reply('9', NULL) IS NULL AS null_kind,
        nps.parse_score('9', NULL, 10) IS NULL AS null_min,
-       nps.normalize_reply(NULL) IS NULL AS null_normalize;
+       nps.normalize_reply(NULL) IS NULL AS null_normalize,
+       nps.is_stop(NULL) IS NULL AS null_stop;
+SELECT q.kind, r.*
+FROM (VALUES ('yes_no'), ('text')) q(kind),
+     nps.parse_reply('Да', q.kind, NULL, NULL) r;
+SELECT nps.parse_reply('9', 'score', NULL, 10);
+\echo :LAST_ERROR_SQLSTATE
 
 -- Invalid arguments are errors; replies never are.
 SELECT nps.parse_reply('9', 'rating');
@@ -90,3 +97,19 @@ SELECT p.proname, p.provolatile, p.proisstrict, p.proparallel
 FROM pg_proc p WHERE p.pronamespace = 'nps'::regnamespace
   AND p.proname IN ('parse_reply', 'parse_score', 'parse_yes_no', 'is_stop', 'normalize_reply')
 ORDER BY p.proname;
+
+-- A stored, compressed, out-of-line value: only its first 8000 bytes are fetched.
+CREATE TEMP TABLE big_reply (body text);
+INSERT INTO big_reply VALUES (repeat('девять ', 200000)), ('стоп ' || repeat('x', 900000));
+SELECT pg_column_size(body) < octet_length(body) AS compressed, r.*
+FROM big_reply, nps.parse_reply(body, 'score') r;
+
+-- The parser reads UTF-8 only: a database in another encoding is told so.
+CREATE DATABASE nps_parse_ascii ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0;
+\c nps_parse_ascii
+-- (the C function alone: the whole extension may need things this database lacks)
+CREATE FUNCTION normalize_reply(text) RETURNS text AS 'nps', 'nps_normalize_reply' LANGUAGE C STRICT;
+SELECT normalize_reply('9');
+\echo :LAST_ERROR_SQLSTATE
+\c contrib_regression
+DROP DATABASE nps_parse_ascii;

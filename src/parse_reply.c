@@ -97,35 +97,38 @@ static void
 format_number(char *buf, size_t size, const Token *t, int64 value)
 {
 	if (t->kind == TOK_NUMBER && t->value >= PARSE_NUMBER_CAP)
-		snprintf(buf, size, "%s%.12s...", value < 0 ? "-" : "", t->text);
+		snprintf(buf, size, "%s%.*s%s", value < 0 ? "-" : "", Min(t->len, 12), t->text,
+				 t->len > 12 ? "..." : "");
 	else if (t->kind == TOK_NUMBER && t->fraction)
 		snprintf(buf, size, "%.*s", Min(t->len, 20), t->text);
 	else
 		snprintf(buf, size, INT64_FORMAT, value);
 }
 
+/* The numbers of a reply, as a score question reads them. */
+typedef struct Numbers
+{
+	const Token *scale;			/* first number after "/", "из", "of" */
+	const Token *fraction;		/* first "8.5" */
+	const Token *range_from;	/* first "9-10" */
+	const Token *range_to;
+	const Token *tok[16];		/* the different values, in order */
+	int64		value[16];
+	int			n;
+	bool		more;			/* more different values than value[] holds */
+} Numbers;
+
 /*
- * Score questions.  Every number in the reply (digits or a number word)
- * counts, except a scale ("/10", "из 10", "из десяти") and a quantity
- * ("2 часа").  One value (repeated or not) is the score; more than one
- * different value, a range ("9-10") or a fraction ("8.5") is ambiguous.
+ * Collects the numbers of a reply; number words count only when words is
+ * set.  A scale ("/10", "из 10", "из десяти") and a quantity ("2 часа") are
+ * not numbers of the answer.
  */
 static void
-decide_score(const ParsedText *pt, int min_score, int max_score, Verdict *v)
+collect_numbers(const ParsedText *pt, bool words, Numbers *nums)
 {
 	const Token *tok = pt->tokens;
-	const Token *scale = NULL,
-			   *fraction = NULL,
-			   *range_from = NULL,
-			   *range_to = NULL;
-	const Token *seen_tok[16];
-	int64		seen[16];
-	int			nseen = 0;
-	bool		more = false;	/* more different numbers than seen[] holds */
-	char		a[32],
-				b[32],
-				c[32];
 
+	memset(nums, 0, sizeof(Numbers));
 	for (int i = 0; i < pt->ntokens; i++)
 	{
 		const Token *t = &tok[i];
@@ -137,10 +140,12 @@ decide_score(const ParsedText *pt, int min_score, int max_score, Verdict *v)
 			continue;
 		if (i > 0 && (tok[i - 1].kind == TOK_SLASH || is_word(&tok[i - 1], W_SCALE)))
 		{
-			if (scale == NULL)
-				scale = t;
+			if (nums->scale == NULL)
+				nums->scale = t;
 			continue;
 		}
+		if (t->kind == TOK_WORD && !words)
+			continue;
 		/* "-1" is negative; "9-10" and "оценка - 8" are not */
 		if (i > 0 && tok[i - 1].kind == TOK_DASH && !t->spaced &&
 			(i < 2 || tok[i - 1].spaced || !is_number(&tok[i - 2])))
@@ -156,67 +161,90 @@ decide_score(const ParsedText *pt, int min_score, int max_score, Verdict *v)
 		}
 		if (t->fraction || tok[last].fraction)
 		{
-			if (fraction == NULL)
-				fraction = t->fraction ? t : &tok[last];
+			if (nums->fraction == NULL)
+				nums->fraction = t->fraction ? t : &tok[last];
 			i = last;
 			continue;
 		}
 		if (last != i && tok[last].value != value)
 		{
-			if (range_from == NULL)
-				range_from = t, range_to = &tok[last];
+			if (nums->range_from == NULL)
+				nums->range_from = t, nums->range_to = &tok[last];
 			i = last;
 			continue;
 		}
 		i = last;
-		for (int k = 0; k < nseen; k++)
-			known |= seen[k] == value;
-		if (!known && nseen < lengthof(seen))
-			seen_tok[nseen] = t, seen[nseen++] = value;
+		for (int k = 0; k < nums->n; k++)
+			known |= nums->value[k] == value;
+		if (!known && nums->n < lengthof(nums->value))
+		{
+			nums->tok[nums->n] = t;
+			nums->value[nums->n++] = value;
+		}
 		else if (!known)
-			more = true;
+			nums->more = true;
 	}
+}
 
-	if (fraction != NULL)
+/*
+ * Score questions.  One value (repeated or not) is the score; more than one
+ * different value, a range ("9-10") or a fraction ("8.5") is ambiguous.
+ * Digits win over number words: in "10, консультант был один на весь салон"
+ * the words are a comment; a reply without digits is read for number words.
+ */
+static void
+decide_score(const ParsedText *pt, int min_score, int max_score, Verdict *v)
+{
+	Numbers		nums;
+	char		a[32],
+				b[32],
+				c[32];
+
+	collect_numbers(pt, false, &nums);
+	if (nums.n == 0 && nums.fraction == NULL && nums.range_from == NULL)
+		collect_numbers(pt, true, &nums);
+
+	if (nums.fraction != NULL)
 	{
-		format_number(a, sizeof(a), fraction, fraction->value);
+		format_number(a, sizeof(a), nums.fraction, nums.fraction->value);
 		set_verdict(v, ST_AMBIGUOUS, "fractional number %s", a);
 	}
-	else if (range_from != NULL)
+	else if (nums.range_from != NULL)
 	{
-		format_number(a, sizeof(a), range_from, range_from->value);
-		format_number(b, sizeof(b), range_to, range_to->value);
+		format_number(a, sizeof(a), nums.range_from, nums.range_from->value);
+		format_number(b, sizeof(b), nums.range_to, nums.range_to->value);
 		set_verdict(v, ST_AMBIGUOUS, "a range %s-%s, not one number", a, b);
 	}
-	else if (nseen == 0)
+	else if (nums.n == 0)
 		set_verdict(v, ST_UNPARSED, "no number found");
-	else if (nseen > 1)
+	else if (nums.n > 1)
 	{
-		format_number(a, sizeof(a), seen_tok[0], seen[0]);
-		format_number(b, sizeof(b), seen_tok[1], seen[1]);
-		if (nseen == 2)
+		format_number(a, sizeof(a), nums.tok[0], nums.value[0]);
+		format_number(b, sizeof(b), nums.tok[1], nums.value[1]);
+		if (nums.n == 2)
 			set_verdict(v, ST_AMBIGUOUS, "two different numbers: %s and %s", a, b);
 		else
 		{
-			format_number(c, sizeof(c), seen_tok[2], seen[2]);
+			format_number(c, sizeof(c), nums.tok[2], nums.value[2]);
 			set_verdict(v, ST_AMBIGUOUS, "%d%s different numbers: %s, %s, %s%s",
-						nseen, more ? " or more" : "", a, b, c, nseen > 3 ? ", ..." : "");
+						nums.n, nums.more ? " or more" : "", a, b, c,
+						nums.n > 3 ? ", ..." : "");
 		}
 	}
-	else if (scale != NULL && scale->value != max_score)
+	else if (nums.scale != NULL && nums.scale->value != max_score)
 	{
-		format_number(a, sizeof(a), seen_tok[0], seen[0]);
-		format_number(b, sizeof(b), scale, scale->value);
+		format_number(a, sizeof(a), nums.tok[0], nums.value[0]);
+		format_number(b, sizeof(b), nums.scale, nums.scale->value);
 		set_verdict(v, ST_AMBIGUOUS, "score %s is given out of %s, the scale is %d..%d",
 					a, b, min_score, max_score);
 	}
-	else if (seen[0] < min_score || seen[0] > max_score)
+	else if (nums.value[0] < min_score || nums.value[0] > max_score)
 	{
-		format_number(a, sizeof(a), seen_tok[0], seen[0]);
+		format_number(a, sizeof(a), nums.tok[0], nums.value[0]);
 		set_verdict(v, ST_OUT_OF_RANGE, "score %s is outside %d..%d", a, min_score, max_score);
 	}
 	else
-		set_ok(v, true, (int) seen[0]);
+		set_ok(v, true, (int) nums.value[0]);
 }
 
 typedef struct Polarity
@@ -270,7 +298,8 @@ decide_yes_no(const ParsedText *pt, Verdict *v)
 		minus += tok[i].kind == TOK_DASH;
 		if (first < 0 && (tok[i].kind == TOK_WORD || tok[i].kind == TOK_NUMBER))
 			first = i;
-		if (end == pt->ntokens && is_word(&tok[i], W_BUT))
+		/* "но ..." at the very start ("однако да") cuts nothing */
+		if (end == pt->ntokens && first >= 0 && first < i && is_word(&tok[i], W_BUT))
 			end = i;
 	}
 	/* a reply of signs only: "+" (or a thumbs-up) is a yes, "-" a no */
@@ -332,9 +361,9 @@ decide_yes_no(const ParsedText *pt, Verdict *v)
  * An opt-out: the first or the last word is a stop word ("СТОП", "stop",
  * "отписка": "Стоп!", "10. СТОП"), or an unmistakable request stands
  * anywhere ("отписаться", "не пишите").  A comment that only mentions "стоп"
- * in the middle of a sentence is not one.  The words of a
- * request are marked W_OPT_OUT so that they do not count as an answer (the
- * "не" of "не пишите" is no "no").
+ * in the middle of a sentence is not one.  The words of a request are
+ * marked W_OPT_OUT so that they do not count as an answer (the "не" of
+ * "не пишите" is no "no").
  */
 static bool
 says_stop(ParsedText *pt)
@@ -359,9 +388,12 @@ says_stop(ParsedText *pt)
 	return stop;
 }
 
-/* Reads a reply argument: only its first PARSE_MAX_BYTES are detoasted. */
+/*
+ * Reads the reply (argument 0) into its canonical form, and its tokens when
+ * asked; only its first PARSE_MAX_BYTES are detoasted.
+ */
 static void
-read_reply(FunctionCallInfo fcinfo, ParsedText *pt)
+read_reply(FunctionCallInfo fcinfo, ParsedText *pt, bool tokens)
 {
 	text	   *body;
 
@@ -373,7 +405,8 @@ read_reply(FunctionCallInfo fcinfo, ParsedText *pt)
 				 errhint("Create the nps database with ENCODING 'UTF8'.")));
 	body = DatumGetTextPSlice(PG_GETARG_DATUM(0), 0, PARSE_MAX_BYTES);
 	nps_normalize(VARDATA_ANY(body), VARSIZE_ANY_EXHDR(body), pt);
-	nps_tokenize(pt);
+	if (tokens)
+		nps_tokenize(pt);
 }
 
 static void
@@ -421,7 +454,7 @@ decide(FunctionCallInfo fcinfo, Kind kind, int min_score, int max_score, Verdict
 	ParsedText	pt;
 	bool		stop;
 
-	read_reply(fcinfo, &pt);
+	read_reply(fcinfo, &pt, true);
 	stop = says_stop(&pt);
 	if (pt.norm_len == 0)
 		set_verdict(v, ST_EMPTY, pt.blank ? "blank reply" : "no letters or digits");
@@ -461,17 +494,35 @@ verdict_tupdesc(FunctionCallInfo fcinfo)
 	return desc;
 }
 
+/*
+ * Not STRICT: nps.question keeps min_score and max_score NULL for yes_no and
+ * text questions, so the reply trigger can pass a question's columns as they
+ * are.  A NULL reply or kind still gives NULL.
+ */
 Datum
 nps_parse_reply(PG_FUNCTION_ARGS)
 {
-	Kind		kind = parse_kind(PG_GETARG_TEXT_PP(1));
-	int			min_score = PG_GETARG_INT32(2);
-	int			max_score = PG_GETARG_INT32(3);
+	Kind		kind;
+	int			min_score = 0;
+	int			max_score = 0;
 	Verdict		v;
 	Datum		values[3];
 	bool		nulls[3] = {false, false, false};
 
-	check_range(min_score, max_score);
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		PG_RETURN_NULL();
+	kind = parse_kind(PG_GETARG_TEXT_PP(1));
+	if (kind == KIND_SCORE && (PG_ARGISNULL(2) || PG_ARGISNULL(3)))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("a score question needs min_score and max_score"),
+				 errhint("Pass the scale of the question, as in nps.parse_reply(body, 'score', 0, 10).")));
+	if (kind == KIND_SCORE)
+	{
+		min_score = PG_GETARG_INT32(2);
+		max_score = PG_GETARG_INT32(3);
+		check_range(min_score, max_score);
+	}
 	decide(fcinfo, kind, min_score, max_score, &v);
 	values[0] = CStringGetTextDatum(status_names[v.status]);
 	values[1] = Int16GetDatum((int16) v.score);
@@ -511,7 +562,7 @@ nps_is_stop(PG_FUNCTION_ARGS)
 {
 	ParsedText	pt;
 
-	read_reply(fcinfo, &pt);
+	read_reply(fcinfo, &pt, true);
 	PG_RETURN_BOOL(says_stop(&pt));
 }
 
@@ -520,6 +571,6 @@ nps_normalize_reply(PG_FUNCTION_ARGS)
 {
 	ParsedText	pt;
 
-	read_reply(fcinfo, &pt);
+	read_reply(fcinfo, &pt, false);
 	PG_RETURN_TEXT_P(cstring_to_text_with_len(pt.norm, pt.norm_len));
 }

@@ -144,13 +144,37 @@ static Phrase unsure_phrases[] = {
 	{"не", "могу", "сказать"}, {"dont", "know"}, {"idk"}, {"not", "sure"},
 };
 
+/* Orders entries by length, then bytes: the order find_entry searches in. */
+static int
+entry_cmp(const void *a, const void *b)
+{
+	const Entry *x = *(const Entry *const *) a;
+	const Entry *y = *(const Entry *const *) b;
+
+	if (x->len != y->len)
+		return x->len - y->len;
+	return memcmp(x->word, y->word, x->len);
+}
+
+/* Binary search in the vocabulary, sorted once per backend. */
 static const Entry *
 find_entry(const char *w, int len)
 {
-	for (int i = 0; i < lengthof(vocabulary); i++)
-		if (vocabulary[i].len == len && memcmp(vocabulary[i].word, w, len) == 0)
-			return &vocabulary[i];
-	return NULL;
+	static const Entry *sorted[lengthof(vocabulary)];
+	static bool ready = false;
+	Entry		key = {w, len, W_NONE, 0};
+	const Entry *keyp = &key;
+	const Entry **found;
+
+	if (!ready)
+	{
+		for (int i = 0; i < lengthof(vocabulary); i++)
+			sorted[i] = &vocabulary[i];
+		qsort(sorted, lengthof(vocabulary), sizeof(Entry *), entry_cmp);
+		ready = true;
+	}
+	found = bsearch(&keyp, sorted, lengthof(vocabulary), sizeof(Entry *), entry_cmp);
+	return found ? *found : NULL;
 }
 
 /* Writes w with runs of one repeated character folded to one; returns the length. */

@@ -15,9 +15,9 @@ COMMENT ON COLUMN nps.parsed_reply.reason IS
 CREATE FUNCTION nps.parse_reply(body text, kind text, min_score integer DEFAULT 0, max_score integer DEFAULT 10)
 RETURNS nps.parsed_reply
     AS 'MODULE_PATHNAME', 'nps_parse_reply'
-    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+    LANGUAGE C IMMUTABLE PARALLEL SAFE;  -- not STRICT: min/max may be NULL for yes_no and text
 COMMENT ON FUNCTION nps.parse_reply(text, text, integer, integer) IS
-    'Parses an SMS reply to a question of kind score (min_score..max_score), yes_no or text; never fails on the reply, raises invalid_parameter_value for an unknown kind or min_score > max_score';
+    'Parses an SMS reply to a question of kind score (min_score..max_score), yes_no or text (min/max ignored, may be NULL); NULL body or kind gives NULL; never fails on the reply, raises invalid_parameter_value for an unknown kind or min_score > max_score';
 
 CREATE FUNCTION nps.parse_score(body text, min_score integer, max_score integer) RETURNS smallint
     AS 'MODULE_PATHNAME', 'nps_parse_score'
