@@ -4,7 +4,8 @@
  * The canonical text holds only letters, digits, single spaces, the signs
  * '/', '-', '+' and a '.' between digits, so tokenizing is a plain scan.
  * Words joined by a dash without spaces ("стоп-кран", "да-да") are one token:
- * the compound is a different word from its parts.
+ * the compound is a different word from its parts; number words are not
+ * joined ("девять-десять" is a range).
  */
 #include "postgres.h"
 
@@ -36,6 +37,10 @@ scan_number(Token *t, const char *s, int len, int *pos)
 	*pos = i;
 }
 
+/*
+ * A word, or words joined by dashes.  A number word ends the word at its
+ * dash, so that "девять-десять" is a range like "9-10".
+ */
 static void
 scan_word(Token *t, const char *s, int len, int *pos)
 {
@@ -43,9 +48,13 @@ scan_word(Token *t, const char *s, int len, int *pos)
 
 	for (;;)
 	{
+		int			part = i;
+		int64		value;
+
 		while (i < len && is_word_byte(s[i]))
 			i++;
-		if (i + 1 < len && s[i] == '-' && is_word_byte(s[i + 1]))
+		if (i + 1 < len && s[i] == '-' && is_word_byte(s[i + 1]) &&
+			nps_word_class(s + part, i - part, &value) != W_NUMBER)
 			i++;
 		else
 			break;
