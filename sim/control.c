@@ -203,6 +203,11 @@ control_command(conn *c, char *line)
 			return;
 		}
 		text += strspn(text, " \t");
+		if (*text == '\0')
+		{
+			reply(c, "error usage: mo MSISDN SHORTCODE TEXT");
+			return;
+		}
 		k = make_mo(sys, a1, a2, 0, 1, text,
 					opt.mo_concat == MO_MIX ? MO_UDH8 : opt.mo_concat, now);
 		if (k < 0)

@@ -251,11 +251,13 @@ make_receipt(int sys, const pdu_sm *sub, const char *msgid,
 	char		excerpt[32];
 	char		txt[256];
 	time_t		t = time(NULL);
+	int			lost = sub_unreachable(&opt.sub, sub->dst);
+	smpp_receipt_stat stat = lost ? SMPP_STAT_UNDELIV : SMPP_STAT_DELIVRD;
 	int			n;
 
 	receipt_excerpt(part_text, excerpt);
-	n = smpp_receipt_format(txt, sizeof(txt), msgid, 1, 1, t, t,
-							SMPP_STAT_DELIVRD, 0, excerpt, strlen(excerpt));
+	n = smpp_receipt_format(txt, sizeof(txt), msgid, 1, lost ? 0 : 1, t, t,
+							stat, lost ? 1 : 0, excerpt, strlen(excerpt));
 	if (n < 0)
 		return;
 	pdu_sm_init(&r);
@@ -270,7 +272,7 @@ make_receipt(int sys, const pdu_sm *sub, const char *msgid,
 	r.sm_len = (size_t) n;
 	memcpy(r.sm, txt, (size_t) n);
 	snprintf(r.receipted_id, sizeof(r.receipted_id), "%s", msgid);
-	r.message_state = SMPP_STAT_DELIVRD;
+	r.message_state = stat;	/* numbered as message_state numbers them */
 	queue_deliver(sys, DLV_RECEIPT, &r, now + opt.receipt_delay_ms);
 }
 
@@ -379,7 +381,7 @@ message_complete(int sys, const pdu_sm *meta, const uint8_t *bytes, size_t len,
 		st.unique_messages++;
 	else
 		st.duplicates++;
-	if (opt.sink)
+	if (opt.sink || sub_unreachable(&opt.sub, meta->dst))
 		return;
 	if (sub_reply(&opt.sub, meta->dst, text, reply, sizeof(reply), &delay, &rng))
 	{

@@ -277,6 +277,8 @@ usage(FILE *f)
 			"  --stop-rate P         share of replies that are STOP/СТОП/ОТПИСКА (0.01)\n"
 			"  --garbage-rate P      share of unparseable replies (0.02)\n"
 			"  --mo-concat STYLE     long replies: mix|udh8|udh16|sar (mix)\n"
+			"  --undeliv-rate P      share of msisdns unreachable: receipt UNDELIV,\n"
+			"                        no reply (0)\n"
 			"\n"
 			"Control port commands (one line each, answered 'ok ...' or 'error ...'):\n"
 			"  stats | throttle N | qfull N | reject N STATUS | drop | hang on|off |\n"
@@ -315,7 +317,7 @@ parse_options(int argc, char **argv)
 		O_PORT = 256, O_CONTROL, O_SYSID, O_PASSWORD, O_IDFMT, O_RDELAY,
 		O_DTIMEOUT, O_REDELIVER, O_ENQUIRE, O_WINDOW, O_SINK, O_LOG,
 		O_VERBOSE, O_SEED, O_RRATE, O_RMIN, O_RMAX, O_SCORES, O_ALARM,
-		O_STOP, O_GARBAGE, O_MOCONCAT, O_HELP
+		O_STOP, O_GARBAGE, O_MOCONCAT, O_UNDELIV, O_HELP
 	};
 	static const struct option longopts[] = {
 		{"port", required_argument, NULL, O_PORT},
@@ -340,6 +342,7 @@ parse_options(int argc, char **argv)
 		{"stop-rate", required_argument, NULL, O_STOP},
 		{"garbage-rate", required_argument, NULL, O_GARBAGE},
 		{"mo-concat", required_argument, NULL, O_MOCONCAT},
+		{"undeliv-rate", required_argument, NULL, O_UNDELIV},
 		{"help", no_argument, NULL, O_HELP},
 		{NULL, 0, NULL, 0}
 	};
@@ -418,6 +421,9 @@ parse_options(int argc, char **argv)
 				break;
 			case O_GARBAGE:
 				bad |= parse_rate(a, &opt.sub.garbage_rate) < 0;
+				break;
+			case O_UNDELIV:
+				bad |= parse_rate(a, &opt.sub.undeliv_rate) < 0;
 				break;
 			case O_MOCONCAT:
 				opt.mo_concat = strcmp(a, "udh8") == 0 ? MO_UDH8 :

@@ -144,6 +144,14 @@ sub_parse_scores(const char *s, double *w)
 	return sum > 0 ? 0 : -1;
 }
 
+int
+sub_unreachable(const sub_config *cfg, const char *msisdn)
+{
+	sub_rng		r = {sub_hash(cfg->seed ^ 0x756e646cULL, msisdn)};
+
+	return cfg->undeliv_rate > 0 && sub_uniform(&r) < cfg->undeliv_rate;
+}
+
 /* The msisdn's own 0-10 score, drawn once from the weights */
 static int
 mood_of(const sub_config *cfg, const char *msisdn)

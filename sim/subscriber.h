@@ -24,6 +24,7 @@ typedef struct sub_config
 	double		stop_rate;		/* share of answers that are STOP */
 	double		garbage_rate;	/* share of answers nobody can parse */
 	double		alarm_rate;		/* share of comments that are alarming */
+	double		undeliv_rate;	/* share of msisdns that cannot be reached */
 	double		scores[11];		/* weights of 0..10 */
 	int			reply_min_ms;
 	int			reply_max_ms;
@@ -38,6 +39,9 @@ typedef struct sub_rng
 extern uint64_t sub_hash(uint64_t h, const char *s);
 extern uint64_t sub_next(sub_rng *r);
 extern double sub_uniform(sub_rng *r);	/* [0, 1) */
+
+/* 1 if this msisdn's handset is unreachable (receipts say UNDELIV) */
+extern int	sub_unreachable(const sub_config *cfg, const char *msisdn);
 
 /* Parses "w0,w1,...,w10"; 0 or -1 */
 extern int	sub_parse_scores(const char *s, double *w);

@@ -470,6 +470,29 @@ my @first = split /\t/, $lines[0] // '';
 is(scalar(@first), 12, 'log lines have 12 TSV columns');
 ok((grep { /\tОцените, пожалуйста, от 0 до 10/ } @lines) >= 2, 'log holds the decoded question text');
 
+# ---- unreachable subscribers -------------------------------------------
+
+{
+	my $upid = open(my $uout, '-|', $sim, qw(--port 0 --undeliv-rate 1 --reply-rate 1
+		--reply-min-ms 10 --reply-max-ms 20 --receipt-delay-ms 10)) or die;
+	my ($uport) = (scalar(<$uout>) // '') =~ /:(\d+)/;
+	my $u = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $uport,
+		Proto => 'tcp') or die;
+	send_pdu($u, 9, 0, 1, bind_body('nps', ''));
+	wait_for($u, 0x80000009);
+	send_pdu($u, 4, 0, 2, submit_body(text => 'Оцените от 0 до 10'));
+	my $r = wait_for($u, 0x80000004);
+	my ($uid) = $r ? $r->{body} =~ /^(\w+)\0/ : ();
+	my $d = wait_for($u, 5, 2);
+	send_pdu($u, 0x80000005, 0, $d->{seq}, "\0") if $d;
+	my $m = $d ? parse_sm($d->{body}) : {};
+	ok($uid && ($m->{text} // '') =~ /^id:\Q$uid\E sub:001 dlvrd:000 .* stat:UNDELIV err:001 /
+		&& ord($m->{tlv}{0x0427}) == 5, '--undeliv-rate: receipt UNDELIV, message_state 5');
+	ok(!wait_for($u, 5, 0.5), 'and the unreachable subscriber does not reply');
+	kill 'TERM', $upid;
+	waitpid($upid, 0);
+}
+
 # ---- shutdown -----------------------------------------------------------
 
 $s = esme();

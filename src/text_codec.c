@@ -330,6 +330,7 @@ latin1_next(const uint8_t *in, size_t len, size_t *i)
 {
 	uint8_t		c = in[(*i)++];
 
+	(void) len;					/* one octet, one character */
 	return c == 0 ? CP_NONE : c;
 }
 
