@@ -48,7 +48,10 @@ _PG_init(void)
 	MarkGUCPrefixReserved("nps");
 
 	if (nps_preloaded)
+	{
+		nps_shmem_init();
 		nps_register_launcher();
+	}
 }
 
 PG_FUNCTION_INFO_V1(nps_worker_state);

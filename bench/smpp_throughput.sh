@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# bench/smpp_throughput.sh: nps worker throughput and latency against the
+# simulator in --sink mode, with the bare libsmpp34 client (smpp-blast) as
+# the ceiling, in the same run on the same machine.
+#
+#   bench/smpp_throughput.sh [COUNT] [WINDOW]      (defaults 100000, 100)
+#
+# 1. ceiling: smpp-blast sends COUNT submit_sm with receipts to the sink;
+# 2. nps: COUNT queued outbox rows; the bind is enabled and the time from
+#    the first submit to the last receipt recorded (state delivered) is
+#    measured in the database (min(sent_at) .. max(done_at));
+# 3. latency at low load: 200 rows inserted one per transaction, 20 ms
+#    apart; commit time (track_commit_timestamp) against the time the
+#    simulator logged the submit_sm.
+# Runs as root like scripts/test; PostgreSQL runs as postgres on 127.0.0.1.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# Installs into $PG_CONFIG's tree: use a private copy (scripts/pg-sandbox).
+[ -n "${PG_CONFIG:-}" ] || { echo "set PG_CONFIG to a private PostgreSQL copy (scripts/pg-sandbox)" >&2; exit 2; }
+. scripts/lib.sh
+COUNT=${1:-100000}
+WINDOW=${2:-100}
+PORT=${NPS_BENCH_PGPORT:-55432}
+
+nps_build_install
+nps_workdir
+SIM_PID=
+cleanup() {
+    [ -n "$SIM_PID" ] && kill "$SIM_PID" 2>/dev/null || true
+    nps_stop_cluster
+    [ -n "${NPS_KEEP:-}" ] || rm -rf "$NPS_WORK"
+}
+trap cleanup EXIT
+
+nps_start_cluster "$PORT" <<'CONF'
+track_commit_timestamp = on
+max_wal_size = 4GB
+log_min_messages = warning
+CONF
+psql() { as_postgres "$NPS_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -h "$NPS_WORK" -p "$PORT" -U postgres -d postgres "$@"; }
+
+start_sim() {
+    sim/nps-smsc-sim --port 0 --sink "$@" > "$NPS_WORK/sim.out" 2>&1 &
+    SIM_PID=$!
+    for _ in $(seq 100); do grep -q listening "$NPS_WORK/sim.out" && break; sleep 0.05; done
+    SIM_PORT=$(sed -n 's/^listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$NPS_WORK/sim.out")
+}
+stop_sim() { kill "$SIM_PID"; wait "$SIM_PID" 2>/dev/null || true; SIM_PID=; }
+
+echo "== machine: $(nproc) cores, $(uname -r); PostgreSQL $("$NPS_BINDIR/postgres" --version | awk '{print $3}')"
+
+echo "== 1. ceiling: bench/smpp-blast, $COUNT messages, window $WINDOW, receipts on"
+start_sim
+blast=$(bench/smpp-blast --port "$SIM_PORT" --count "$COUNT" --window "$WINDOW" --text 'Оцените салон от 0 до 10')
+echo "$blast"
+blast_rate=$(sed -n 's/.*rate=\([0-9.]*\).*/\1/p' <<<"$blast")
+stop_sim
+
+echo "== 2. nps: $COUNT queued outbox rows -> submit_sm -> receipt recorded (delivered)"
+start_sim --log "$NPS_WORK/submits.tsv"
+chown postgres: "$NPS_WORK/submits.tsv" 2>/dev/null || true
+psql -c "SET client_min_messages = warning; CREATE EXTENSION nps CASCADE"
+psql -c "INSERT INTO nps.smsc (name, port, system_id, window_size, enabled) VALUES ('bench', $SIM_PORT, 'nps', $WINDOW, false)"
+psql -c "INSERT INTO nps.outbox (msisdn, source_addr, body)
+         SELECT '7916' || lpad(g::text, 7, '0'), '0650', 'Оцените салон от 0 до 10 #' || g
+         FROM generate_series(1, $COUNT) g"
+psql -c "VACUUM ANALYZE nps.outbox"
+psql -c "UPDATE nps.smsc SET enabled = true"
+start=$(date +%s.%N)
+worker_pid=
+for _ in $(seq 600); do
+    worker_pid=$(psql -At -c "SELECT pid FROM nps.smsc_status WHERE pid IS NOT NULL")
+    [ -n "$worker_pid" ] && break
+    sleep 0.1
+done
+if command -v perf >/dev/null && [ -n "$worker_pid" ]; then
+    perf record -F 499 -g -p "$worker_pid" -o "$NPS_WORK/perf.data" -- sleep 5 >/dev/null 2>&1 &
+    PERF_PID=$!
+fi
+while [ "$(psql -At -c "SELECT count(*) FROM nps.outbox WHERE state = 'delivered'")" -lt "$COUNT" ]; do
+    sleep 0.5
+    if [ "$(echo "$(date +%s.%N) - $start > 600" | bc)" = 1 ]; then echo "timed out"; break; fi
+done
+psql -At -F ' ' -c "SELECT 'nps: messages=' || count(*) || ' seconds=' ||
+         round(extract(epoch FROM max(done_at) - min(sent_at))::numeric, 2) || ' rate=' ||
+         round(count(*) / extract(epoch FROM max(done_at) - min(sent_at))::numeric) || '/s'
+         FROM nps.outbox WHERE state = 'delivered'"
+nps_rate=$(psql -At -c "SELECT round(count(*) / extract(epoch FROM max(done_at) - min(sent_at))::numeric)
+         FROM nps.outbox WHERE state = 'delivered'")
+echo "nps / ceiling = $(echo "scale=3; $nps_rate / $blast_rate" | bc)"
+psql -c "SELECT name, submitted, acknowledged, delivered, throttled, failed, requeued FROM nps.smsc_status"
+if [ -n "${PERF_PID:-}" ]; then
+    wait "$PERF_PID" || true
+    echo "== where the worker's time goes (perf, 5 s of the run, self time)"
+    perf report -i "$NPS_WORK/perf.data" --no-children --sort dso,symbol --stdio -g none 2>/dev/null |
+        grep -E '^ +[0-9]' | head -25
+fi
+
+echo "== 3. latency at low load: commit to submit_sm at the SMSC, 200 single-row transactions"
+: > "$NPS_WORK/submits.tsv"
+for i in $(seq 200); do
+    echo "INSERT INTO nps.outbox (msisdn, source_addr, body) VALUES ('79260000001', '0650', 'latency $i');"
+    echo "SELECT pg_sleep(0.02);"
+done | psql >/dev/null
+sleep 2
+cp "$NPS_WORK/submits.tsv" "$NPS_WORK/latency.tsv"; chmod a+r "$NPS_WORK/latency.tsv"
+psql <<SQL
+CREATE TEMP TABLE wire (ms bigint, body text);
+COPY wire FROM PROGRAM 'awk -F "\t" ''\$4 != "-" {print \$1 "\t" \$NF}'' $NPS_WORK/latency.tsv';
+SELECT count(*) AS messages,
+       round(percentile_cont(0.5) WITHIN GROUP (ORDER BY l)::numeric, 2) AS p50_ms,
+       round(percentile_cont(0.99) WITHIN GROUP (ORDER BY l)::numeric, 2) AS p99_ms,
+       round(max(l)::numeric, 2) AS max_ms
+FROM (SELECT w.ms - extract(epoch FROM pg_xact_commit_timestamp(o.xmin)) * 1000 AS l
+      FROM nps.outbox o JOIN wire w ON w.body = o.body WHERE o.body LIKE 'latency %') s;
+SQL

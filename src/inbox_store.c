@@ -1,0 +1,261 @@
+/*
+ * inbox_store.c: replies and delivery receipts, inside the worker's store
+ * transaction (outbox_store.c), and nps.decode_sms() for SQL.
+ *
+ * Each reply is stored in its own subtransaction: one that fails (a bad
+ * sender, an error in the survey engine) gets ESME_RX_T_APPN, so the SMSC
+ * delivers it again later, and the others are kept.  Receipts are applied
+ * in one set-based call, in a subtransaction of their own.
+ *
+ * Redeliveries: SMPP gives a reply no identity, so a deliver_sm whose
+ * deliver_sm_resp was lost (connection dropped right after our commit)
+ * comes again indistinguishable from the subscriber sending the same text
+ * twice.  The worker therefore only suspects redeliveries during a window
+ * after a (re)bind: the same text from the same subscriber to the same
+ * short code stored since shortly before the loss is a duplicate (acked,
+ * counted, not stored).  Parts of concatenated replies are keyed by their
+ * reference, so a redelivered part is recognised at any time.
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
+#include "utils/timestamp.h"
+
+#include "nps_worker.h"
+#include "text_codec.h"
+
+PG_FUNCTION_INFO_V1(nps_decode_sms);
+PG_FUNCTION_INFO_V1(nps_message_id_spellings);
+
+static SPIPlanPtr plan_mo = NULL;
+static SPIPlanPtr plan_part = NULL;
+static SPIPlanPtr plan_receipts = NULL;
+
+static char *
+decode_text(int data_coding, const uint8 *in, size_t len)
+{
+	size_t		outsize = NPS_UTF8_MAX_FROM_GSM7(len) + 4;
+	char	   *out = palloc(outsize);
+	int			n = nps_decode_to_utf8(data_coding, in, len, out, outsize);
+
+	if (n < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),
+				 errmsg("cannot decode an SMS text with data_coding %d", data_coding),
+				 errdetail("The text is %zu octets long.", len)));
+	return out;
+}
+
+/* nps.decode_sms(data_coding, payload): the text of an SMS as SMPP carried it */
+Datum
+nps_decode_sms(PG_FUNCTION_ARGS)
+{
+	int32		dc = PG_GETARG_INT32(0);
+	bytea	   *payload = PG_GETARG_BYTEA_PP(1);
+
+	PG_RETURN_TEXT_P(cstring_to_text(decode_text(dc, (const uint8 *) VARDATA_ANY(payload),
+												 VARSIZE_ANY_EXHDR(payload))));
+}
+
+/* nps.message_id_spellings(id): see receipt_id_candidates() */
+Datum
+nps_message_id_spellings(PG_FUNCTION_ARGS)
+{
+	char	   *id = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char		c[4][SMPP_MSGID_MAX + 1];
+	Datum		d[4];
+	int			n;
+
+	if (strlen(id) > SMPP_MSGID_MAX)
+		PG_RETURN_ARRAYTYPE_P(construct_array(&d[0], 0, TEXTOID, -1, false, TYPALIGN_INT));
+	n = receipt_id_candidates(id, c, lengthof(c));
+	for (int i = 0; i < n; i++)
+		d[i] = CStringGetTextDatum(c[i]);
+	PG_RETURN_ARRAYTYPE_P(construct_array(d, n, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+void
+inbox_store_prepare(void)
+{
+	Oid			mo[] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+	Oid			part[] = {TEXTOID, TEXTOID, TEXTOID, INT4OID, INT4OID, INT4OID, INT4OID, BYTEAOID,
+	TIMESTAMPTZOID, TIMESTAMPTZOID};
+	Oid			receipts[] = {TEXTOID, TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID};
+
+	plan_mo = SPI_prepare("SELECT nps.receive_from_smsc($1, $2, $3, $4, $5, $6)", 6, mo);
+	plan_part = SPI_prepare("SELECT nps.receive_part_from_smsc($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+							10, part);
+	plan_receipts = SPI_prepare("SELECT nps.smsc_receipts($1, $2, $3, $4)", 4, receipts);
+	if (plan_mo == NULL || plan_part == NULL || plan_receipts == NULL)
+		elog(ERROR, "could not prepare the inbox statements: %s", SPI_result_code_string(SPI_result));
+	SPI_keepplan(plan_mo);
+	SPI_keepplan(plan_part);
+	SPI_keepplan(plan_receipts);
+}
+
+/*
+ * At start the worker does not know when its predecessor stopped: replies
+ * stored by this bind in the minute before the last one may come again.
+ */
+void
+inbox_store_doubt_at_start(void)
+{
+	Datum		arg = CStringGetTextDatum(W->cfg.name);
+	Oid			argtype = TEXTOID;
+	bool		isnull = true;
+	Datum		d = (Datum) 0;
+
+	if (SPI_execute_with_args("SELECT max(stored_at) - interval '1 minute' FROM nps.inbox "
+							  "WHERE smsc_name = $1 AND stored_at > now() - interval '10 minutes'",
+							  1, &argtype, &arg, NULL, true, 1) == SPI_OK_SELECT && SPI_processed == 1)
+		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	W->doubt_since = isnull ? 0 : DatumGetTimestampTz(d);
+}
+
+/* Runs fn(arg) in a subtransaction; false (error logged) if it failed. */
+static bool
+in_subxact(void (*fn) (void *), void *arg, const char *what)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	bool		ok = true;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		fn(arg);
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		worker_note_error("%s not stored, the SMSC will deliver it again: %s", what, edata->message);
+		FreeErrorData(edata);
+		ok = false;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+	return ok;
+}
+
+static void
+store_one_mo(void *arg)
+{
+	StoredMo   *m = arg;
+	TimestampTz now = GetCurrentTimestamp();
+	bool		doubt = W->doubt_since != 0 && now < W->doubt_until;
+	Datum		name = CStringGetTextDatum(W->cfg.name);
+	Datum		values[10];
+	char		nulls[10];
+	bool		isnull;
+	int			rc;
+	int64		id;
+
+	memset(nulls, ' ', sizeof(nulls));
+	values[0] = name;
+	values[1] = CStringGetTextDatum(m->msisdn);
+	values[2] = CStringGetTextDatum(m->short_code);
+	if (m->total == 0)
+	{
+		values[3] = CStringGetTextDatum(decode_text(m->data_coding, (uint8 *) VARDATA(m->payload),
+													VARSIZE(m->payload) - VARHDRSZ));
+		values[4] = TimestampTzGetDatum(m->received_at);
+		values[5] = TimestampTzGetDatum(W->doubt_since);
+		nulls[5] = doubt ? ' ' : 'n';
+		rc = SPI_execute_plan(plan_mo, values, nulls, false, 1);
+	}
+	else
+	{
+		values[3] = Int32GetDatum(m->ref);
+		values[4] = Int32GetDatum(m->total);
+		values[5] = Int32GetDatum(m->seq);
+		values[6] = Int32GetDatum(m->data_coding);
+		values[7] = PointerGetDatum(m->payload);
+		values[8] = TimestampTzGetDatum(m->received_at);
+		values[9] = TimestampTzGetDatum(W->doubt_since);
+		nulls[9] = doubt ? ' ' : 'n';
+		rc = SPI_execute_plan(plan_part, values, nulls, false, 1);
+	}
+	if (rc != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not store a reply: %s", SPI_result_code_string(rc));
+	id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	if (isnull)
+	{
+		nps_count(W->slot, NPS_C_DUPLICATES, 1);
+		ereport(LOG, (errmsg("nps: bind \"%s\": redelivered reply from %s to %s acknowledged, not stored again",
+							 W->cfg.name, m->msisdn, m->short_code)));
+	}
+	else if (id > 0)
+		nps_count(W->slot, NPS_C_RECEIVED, 1);
+}
+
+static void
+store_receipts(void *arg)
+{
+	int			n = list_length(W->receipts);
+	Datum	   *ids = palloc(sizeof(Datum) * n);
+	Datum	   *states = palloc(sizeof(Datum) * n);
+	Datum	   *errors = palloc(sizeof(Datum) * n);
+	Datum		values[4];
+	int			rc;
+	ListCell   *lc;
+
+	foreach(lc, W->receipts)
+	{
+		StoredReceipt *r = lfirst(lc);
+		int			i = foreach_current_index(lc);
+
+		ids[i] = CStringGetTextDatum(r->message_id);
+		states[i] = CStringGetTextDatum(r->delivered ? "delivered" : "failed");
+		errors[i] = Int32GetDatum(r->error_code);
+	}
+	values[0] = CStringGetTextDatum(W->cfg.name);
+	values[1] = PointerGetDatum(construct_array(ids, n, TEXTOID, -1, false, TYPALIGN_INT));
+	values[2] = PointerGetDatum(construct_array(states, n, TEXTOID, -1, false, TYPALIGN_INT));
+	values[3] = PointerGetDatum(construct_array(errors, n, INT4OID, 4, true, TYPALIGN_INT));
+	rc = SPI_execute_plan(plan_receipts, values, NULL, false, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "could not apply receipts: %s", SPI_result_code_string(rc));
+}
+
+void
+inbox_store_flush(void)
+{
+	ListCell   *lc;
+
+	foreach(lc, W->mo)
+	{
+		StoredMo   *m = lfirst(lc);
+
+		if (!in_subxact(store_one_mo, m, "a reply"))
+			W->resps[m->resp].status = SMPP_ST_RX_T_APPN;
+	}
+	if (W->receipts != NIL)
+	{
+		bool		ok = in_subxact(store_receipts, NULL, "a batch of delivery receipts");
+
+		foreach(lc, W->receipts)
+		{
+			StoredReceipt *r = lfirst(lc);
+
+			if (!ok)
+				W->resps[r->resp].status = SMPP_ST_RX_T_APPN;
+			else
+				nps_count(W->slot, r->delivered ? NPS_C_DELIVERED : NPS_C_FAILED, 1);
+		}
+	}
+}
