@@ -152,3 +152,11 @@ SELECT pg_temp.start('79000000006', 'clock');
 SELECT nps.receive('79000000006', '0650', '100', '2026-03-27 12:00+03');   -- re-asked on 03-27
 SELECT nps.expire('2026-03-30 11:59+03') AS expired;
 SELECT nps.expire('2026-03-30 12:00+03') AS expired;
+
+-- 8. A score sent with the STOP still counts: the answer is stored, then the
+-- subscriber is opted out.
+SELECT pg_temp.start('79000000008', 'score-and-stop');
+SELECT nps.receive('79000000008', '0650', '8, больше не пишите', '2026-03-25 12:03+03');
+SELECT s, status FROM got ORDER BY id DESC LIMIT 1;
+SELECT a.question_no, a.score, s.state, s.state_reason
+FROM nps.answer a JOIN nps.session s ON s.id = a.session_id WHERE s.msisdn = '79000000008';

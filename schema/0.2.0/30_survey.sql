@@ -126,11 +126,11 @@ CROSS JOIN (VALUES
 -- local time (so that "24 days later" never shifts by an hour with the
 -- session's TimeZone or a daylight-saving change), then moved to the first
 -- moment in [send_from, send_until): an evening time to the next morning, an
--- early one to the same morning.  A plain SQL expression, so the planner
--- inlines it into the bulk INSERT.
+-- early one to the same morning.  A plain SQL expression, not STRICT, so
+-- the planner inlines it into the bulk INSERT (NULL in, NULL out anyway).
 CREATE FUNCTION nps.send_time(visit_at timestamptz, delay interval, tz text, send_from time, send_until time)
 RETURNS timestamptz
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT CASE
         WHEN ((visit_at AT TIME ZONE tz) + delay)::time < send_from
             THEN (((visit_at AT TIME ZONE tz) + delay)::date + send_from) AT TIME ZONE tz
@@ -160,11 +160,20 @@ BEGIN
     JOIN nps.salon sa ON sa.code = n.salon_code
     JOIN nps.region r ON r.code = sa.region_code
     LEFT JOIN nps.opt_out o ON o.msisdn = n.msisdn
-    CROSS JOIN LATERAL (SELECT dup_window > '0' AND EXISTS (
-            SELECT FROM nps.visit v
-            WHERE v.msisdn = n.msisdn AND v.salon_code = n.salon_code
-              AND v.occurred_at >= n.occurred_at - dup_window
-              AND (v.occurred_at, v.id) < (n.occurred_at, n.id)) AS dup) d;
+    -- An earlier visit of the subscriber to the same salon within the window.
+    -- Only the subscriber's own visits are fetched (by msisdn, behind OFFSET
+    -- 0) and then tested: with the salon or time conditions inside, a table
+    -- without statistics yet (a first load, a TRUNCATE) lets the planner pick
+    -- the (salon_code, occurred_at) index, and every probe then walks a whole
+    -- day of a salon's visits or worse.  A subscriber has a handful of visits.
+    LEFT JOIN LATERAL (
+        SELECT true AS dup
+        FROM (SELECT v.id, v.salon_code, v.occurred_at FROM nps.visit v
+              WHERE v.msisdn = n.msisdn OFFSET 0) v
+        WHERE v.salon_code = n.salon_code
+          AND v.occurred_at >= n.occurred_at - dup_window
+          AND (v.occurred_at, v.id) < (n.occurred_at, n.id)
+        LIMIT 1) d ON dup_window > '0';
 
     -- Latest visit wins: of a subscriber's not-yet-started sessions, those
     -- due within the fatigue period before the newest visit's are cancelled.
@@ -434,6 +443,11 @@ BEGIN
         sid := s.id;
         p := nps.parse_reply(NEW.body, s.kind, coalesce(s.min_score, 0), coalesce(s.max_score, 10));
         IF p.status = 'stop' THEN
+            -- "8, и больше не пишите": the score given with the STOP counts.
+            IF p.score IS NOT NULL THEN
+                INSERT INTO nps.answer (session_id, question_no, score, body, inbox_id, answered_at)
+                VALUES (s.id, s.question_no, p.score, NEW.body, NEW.id, NEW.received_at);
+            END IF;
             PERFORM nps.opt_out_by_sms(m, NEW.short_code, NEW.id, s.id, NEW.received_at);
             st := 'opt_out';
         ELSIF p.status = 'ok' OR s.reasked THEN

@@ -1,0 +1,30 @@
+-- Replies benchmark, batched: the stream goes in statements of :batch rows
+-- (autocommit, one transaction each) into nps.inbox (trigger: parse, answer,
+-- next question) and, as the baseline, into plain_inbox.  Prints
+-- label | rows | seconds | rows/s.
+\set ON_ERROR_STOP 1
+CREATE TEMP TABLE bench_result (label text, rows bigint, seconds numeric);
+SELECT count(*) AS n FROM reply_stream \gset
+CHECKPOINT;
+
+SELECT clock_timestamp() AS t0 \gset
+SELECT format('INSERT INTO plain_inbox (msisdn, short_code, body) SELECT msisdn, short_code, body FROM reply_stream WHERE id > %s AND id <= %s ORDER BY id', b, b + :batch)
+FROM generate_series(0, :n - 1, :batch) b \gexec
+INSERT INTO bench_result SELECT 'plain INSERT, batches of ' || :batch, :n, round(extract(epoch FROM clock_timestamp() - :'t0'::timestamptz)::numeric, 2);
+CHECKPOINT;
+
+SELECT clock_timestamp() AS t0 \gset
+SELECT format('INSERT INTO nps.inbox (msisdn, short_code, body) SELECT msisdn, short_code, body FROM reply_stream WHERE id > %s AND id <= %s ORDER BY id', b, b + :batch)
+FROM generate_series(0, :n - 1, :batch) b \gexec
+INSERT INTO bench_result SELECT 'nps.inbox + dialogue, batches of ' || :batch, :n, round(extract(epoch FROM clock_timestamp() - :'t0'::timestamptz)::numeric, 2);
+
+-- Every reply landed where it should.
+SELECT status, count(*) FROM nps.inbox GROUP BY 1 ORDER BY 1;
+SELECT state, count(*) FROM nps.session GROUP BY 1 ORDER BY 1;
+SELECT kind, count(*) FROM nps.outbox GROUP BY 1 ORDER BY 1;
+SELECT count(*) AS answers FROM nps.answer;
+\pset format unaligned
+\pset fieldsep ' | '
+SELECT label, rows, seconds, round(rows / seconds) AS rows_per_s FROM bench_result;
+\pset format aligned
+SELECT round(max(seconds) FILTER (WHERE label LIKE 'nps%') / max(seconds) FILTER (WHERE label LIKE 'plain%'), 2) AS ratio_nps_to_plain FROM bench_result;
