@@ -39,9 +39,9 @@ while (1)
 		my (undef, undef, $payload) = @$n;
 		my $a = $json->decode($payload);
 		next if defined $assignee && ($a->{assignee} // '') ne $assignee;
-		printf "%s alert %d, salon %s, %s, level %d (%s: %s), due %s: %s\n",
-		  $a->{event}, $a->{id}, $a->{salon_code}, $a->{severity_name}, $a->{level},
-		  $a->{role}, $a->{assignee} // 'nobody', $a->{due_at} // 'never',
+		printf "%s alert %d, salon %s, severity %d, level %d (%s), due %s: %s\n",
+		  $a->{event}, $a->{id}, $a->{salon_code}, $a->{severity}, $a->{level},
+		  $a->{assignee} // 'nobody', $a->{due_at} // 'never',
 		  join('; ', @{ $a->{reasons} });
 		exit 0 if defined $count && ++$seen >= $count;
 	}

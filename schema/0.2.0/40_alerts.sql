@@ -144,14 +144,15 @@ COMMENT ON COLUMN nps.alert_lexicon.active IS 'False switches the term off';
 CREATE FUNCTION nps.alert_scan(body text)
 RETURNS TABLE (score integer, severity smallint, categories text[], terms text[])
 LANGUAGE sql STABLE STRICT PARALLEL SAFE AS $$
+    -- MATERIALIZED: the comment is parsed once, not once per lexicon term.
+    WITH t AS MATERIALIZED (SELECT to_tsvector('russian'::regconfig, nps.alert_normalize(body)) AS v)
     SELECT m.score,
            (SELECT max(s.severity) FROM nps.alert_severity s WHERE s.min_text_score <= m.score),
            m.categories, m.terms
     FROM (SELECT sum(l.weight)::integer AS score,
                  array_agg(DISTINCT l.category) AS categories,
                  array_agg(l.term ORDER BY l.id) AS terms
-          FROM nps.alert_lexicon l
-          WHERE l.active AND to_tsvector('russian'::regconfig, nps.alert_normalize(body)) @@ l.query) m
+          FROM t JOIN nps.alert_lexicon l ON l.active AND t.v @@ l.query) m
 $$;
 COMMENT ON FUNCTION nps.alert_scan(text) IS
     'Scans a comment against nps.alert_lexicon: its score (sum of matched weights), severity (NULL = not alarming), categories and matched terms';
@@ -204,11 +205,14 @@ CREATE TABLE nps.alert (
     id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     session_id      bigint UNIQUE REFERENCES nps.session ON DELETE SET NULL,
     salon_code      text NOT NULL REFERENCES nps.salon ON UPDATE CASCADE,
-    dealer_code     text REFERENCES nps.dealer ON UPDATE CASCADE,
-    region_code     text NOT NULL REFERENCES nps.region ON UPDATE CASCADE,
+    -- dealer_code, region_code and level are plain values: the first two
+    -- record where the salon belonged when the alert was raised, and every
+    -- foreign key check is paid by each alarming answer.
+    dealer_code     text,
+    region_code     text NOT NULL,
     specialist      text,
     severity        smallint NOT NULL REFERENCES nps.alert_severity ON UPDATE CASCADE,
-    level           smallint NOT NULL REFERENCES nps.staff_role (level),
+    level           smallint NOT NULL CHECK (level BETWEEN 2 AND 6),
     assignee        text,
     state           text NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'acknowledged', 'resolved')),
     reasons         text[] NOT NULL DEFAULT '{}',
@@ -232,8 +236,8 @@ COMMENT ON TABLE nps.alert IS 'Alarming feedback to handle one by one: one alert
 COMMENT ON COLUMN nps.alert.id IS 'Alert id (key)';
 COMMENT ON COLUMN nps.alert.session_id IS 'Survey session the feedback came from (NULL once the raw data is deleted by retention)';
 COMMENT ON COLUMN nps.alert.salon_code IS 'Salon the feedback is about';
-COMMENT ON COLUMN nps.alert.dealer_code IS 'Dealer of the salon when raised; NULL for own offices';
-COMMENT ON COLUMN nps.alert.region_code IS 'Region of the salon when raised';
+COMMENT ON COLUMN nps.alert.dealer_code IS 'Dealer of the salon when the alert was raised (kept as it was); NULL for own offices';
+COMMENT ON COLUMN nps.alert.region_code IS 'Region of the salon when the alert was raised (kept as it was)';
 COMMENT ON COLUMN nps.alert.specialist IS 'Login of the specialist who served the customer, when known';
 COMMENT ON COLUMN nps.alert.severity IS 'Severity (nps.alert_severity), only ever raised by later answers';
 COMMENT ON COLUMN nps.alert.level IS 'Hierarchy level handling the alert now (nps.staff_role.level: 2 salon manager ... 6 CEO)';
@@ -282,23 +286,118 @@ COMMENT ON COLUMN nps.alert_event.recorded_at IS 'Transaction time the event was
 -- Routing
 ------------------------------------------------------------------------------
 
+-- nps.hierarchy() of 0.1.0 matched every staff member against a CASE on the
+-- role's scope, which no index serves (about a millisecond per salon); alerts
+-- route one salon per alarming answer, so the same rule is restated as one
+-- index lookup per scope, and hierarchy() reads it.
+CREATE INDEX staff_role_active ON nps.staff (role) WHERE active;
+
+CREATE VIEW nps.salon_hierarchy AS
+SELECT sa.code AS salon_code, r.level, r.role, s.id AS staff_id, s.login, s.full_name
+FROM nps.salon sa
+JOIN nps.staff s ON s.salon_code = sa.code AND s.active
+JOIN nps.staff_role r ON r.role = s.role AND r.scope = 'salon' AND r.level >= 2
+UNION ALL
+SELECT sa.code, r.level, r.role, s.id, s.login, s.full_name
+FROM nps.salon sa
+JOIN nps.staff s ON s.dealer_code = sa.dealer_code AND s.active
+JOIN nps.staff_role r ON r.role = s.role AND r.scope = 'dealer' AND r.level >= 2
+UNION ALL
+SELECT sa.code, r.level, r.role, s.id, s.login, s.full_name
+FROM nps.salon sa
+JOIN nps.staff s ON s.region_code = sa.region_code AND s.active
+JOIN nps.staff_role r ON r.role = s.role AND r.scope = 'region' AND r.level >= 2
+UNION ALL
+SELECT sa.code, r.level, r.role, s.id, s.login, s.full_name
+FROM nps.salon sa
+CROSS JOIN nps.staff_role r
+JOIN nps.staff s ON s.role = r.role AND s.active
+WHERE r.scope = 'company' AND r.level >= 2;
+COMMENT ON VIEW nps.salon_hierarchy IS 'Managers responsible for each salon at each level (salon manager, dealer, region, VP CX, CEO); an own office has no dealer level';
+COMMENT ON COLUMN nps.salon_hierarchy.salon_code IS 'Salon';
+COMMENT ON COLUMN nps.salon_hierarchy.level IS 'Hierarchy level (nps.staff_role.level)';
+COMMENT ON COLUMN nps.salon_hierarchy.role IS 'Role at that level';
+COMMENT ON COLUMN nps.salon_hierarchy.staff_id IS 'Staff member';
+COMMENT ON COLUMN nps.salon_hierarchy.login IS 'Login of the staff member';
+COMMENT ON COLUMN nps.salon_hierarchy.full_name IS 'Full name';
+
+CREATE OR REPLACE FUNCTION nps.hierarchy(p_salon_code text)
+RETURNS TABLE (level smallint, role text, staff_id bigint, login text, full_name text)
+LANGUAGE sql STABLE AS $$
+    SELECT h.level, h.role, h.staff_id, h.login, h.full_name
+    FROM nps.salon_hierarchy h
+    WHERE h.salon_code = p_salon_code
+    ORDER BY h.level, h.staff_id
+$$;
+
 -- The first level above p_after that the ladder of p_severity has, preferring
 -- levels where somebody works for the salon (an own office has no dealer, a
--- vacancy is skipped); with nobody anywhere the lowest remaining level.
+-- vacancy is skipped); with nobody anywhere the lowest remaining level.  A
+-- loop, because the first level nearly always has somebody: one probe.
 CREATE FUNCTION nps.alert_next_level(p_salon text, p_severity smallint, p_after smallint)
 RETURNS TABLE (level smallint, assignee text, allowed interval)
-LANGUAGE sql STABLE AS $$
-    WITH h AS MATERIALIZED (SELECT * FROM nps.hierarchy(p_salon))
-    SELECT r.level,
-           (SELECT h.login FROM h WHERE h.level = r.level ORDER BY h.staff_id LIMIT 1),
-           r.allowed
-    FROM nps.alert_route r
-    WHERE r.severity = p_severity AND r.level > p_after
-    ORDER BY NOT EXISTS (SELECT FROM h WHERE h.level = r.level), r.level
-    LIMIT 1
-$$;
+LANGUAGE plpgsql STABLE SET plan_cache_mode = force_generic_plan AS $$
+DECLARE
+    r record;
+    who text;
+    empty_level smallint;
+    empty_allowed interval;
+BEGIN
+    FOR r IN SELECT ar.level, ar.allowed FROM nps.alert_route ar
+             WHERE ar.severity = p_severity AND ar.level > p_after ORDER BY ar.level
+    LOOP
+        SELECT h.login INTO who FROM nps.hierarchy(p_salon) h WHERE h.level = r.level LIMIT 1;
+        IF FOUND THEN
+            RETURN QUERY SELECT r.level, who, r.allowed;
+            RETURN;
+        END IF;
+        IF empty_level IS NULL THEN
+            empty_level := r.level;
+            empty_allowed := r.allowed;
+        END IF;
+    END LOOP;
+    IF empty_level IS NOT NULL THEN
+        RETURN QUERY SELECT empty_level, NULL::text, empty_allowed;
+    END IF;
+END $$;
 COMMENT ON FUNCTION nps.alert_next_level(text, smallint, smallint) IS
     'Next level of the escalation ladder above the given one for a salon and severity, with its assignee and time allowed; levels with nobody in them are skipped';
+
+-- Where a new alert of each severity starts in each salon, kept ready: an
+-- alarming answer then costs one index lookup instead of walking the
+-- hierarchy.  Any change to the tables routing reads refreshes it, in the
+-- same transaction.
+CREATE MATERIALIZED VIEW nps.alert_first_route AS
+SELECT sa.code AS salon_code, sv.severity, f.level, f.assignee, f.allowed
+FROM nps.salon sa
+CROSS JOIN nps.alert_severity sv
+CROSS JOIN LATERAL nps.alert_next_level(sa.code, sv.severity, 1::smallint) f;
+CREATE UNIQUE INDEX alert_first_route_key ON nps.alert_first_route (salon_code, severity);
+COMMENT ON MATERIALIZED VIEW nps.alert_first_route IS 'First level, assignee and time allowed of a new alert per salon and severity (nps.alert_next_level above level 1); refreshed whenever salons, staff, roles, severities or the ladder change';
+COMMENT ON COLUMN nps.alert_first_route.salon_code IS 'Salon';
+COMMENT ON COLUMN nps.alert_first_route.severity IS 'Alert severity';
+COMMENT ON COLUMN nps.alert_first_route.level IS 'Level a new alert starts at';
+COMMENT ON COLUMN nps.alert_first_route.assignee IS 'Login of the person there';
+COMMENT ON COLUMN nps.alert_first_route.allowed IS 'Time allowed at that level';
+
+-- SECURITY DEFINER: whoever edits staff need not own the view.
+CREATE FUNCTION nps.refresh_alert_routes() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    REFRESH MATERIALIZED VIEW nps.alert_first_route;
+    RETURN NULL;
+END $$;
+COMMENT ON FUNCTION nps.refresh_alert_routes() IS 'Trigger: refreshes nps.alert_first_route after a change to what routing reads';
+
+DO $$
+DECLARE
+    t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['salon', 'staff', 'staff_role', 'alert_severity', 'alert_route'] LOOP
+        EXECUTE format('CREATE TRIGGER %I AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON nps.%I
+                        FOR EACH STATEMENT EXECUTE FUNCTION nps.refresh_alert_routes()', t || '_alert_routes', t);
+    END LOOP;
+END $$;
 
 ------------------------------------------------------------------------------
 -- Announcements
@@ -309,9 +408,7 @@ LANGUAGE plpgsql AS $$
 DECLARE
     payload jsonb := jsonb_build_object(
         'id', a.id, 'event', p_event, 'session_id', a.session_id, 'salon_code', a.salon_code,
-        'dealer_code', a.dealer_code, 'severity', a.severity,
-        'severity_name', (SELECT name FROM nps.alert_severity WHERE severity = a.severity),
-        'level', a.level, 'role', (SELECT role FROM nps.staff_role WHERE level = a.level),
+        'dealer_code', a.dealer_code, 'severity', a.severity, 'level', a.level,
         'assignee', a.assignee, 'due_at', a.due_at, 'reasons', to_jsonb(a.reasons));
 BEGIN
     -- Delivered to listeners when the transaction commits, never before.
@@ -319,7 +416,7 @@ BEGIN
     RETURN payload;
 END $$;
 COMMENT ON FUNCTION nps.alert_announce(nps.alert, text) IS
-    'NOTIFY nps_alert with the alert as JSON (id, event, session_id, salon_code, dealer_code, severity, severity_name, level, role, assignee, due_at, reasons); delivered at commit';
+    'NOTIFY nps_alert with the alert as JSON (id, event, session_id, salon_code, dealer_code, severity, level, assignee, due_at, reasons); delivered at commit';
 
 ------------------------------------------------------------------------------
 -- Detection: statement-level triggers on nps.answer
@@ -327,31 +424,62 @@ COMMENT ON FUNCTION nps.alert_announce(nps.alert, text) IS
 
 -- Set-based, so a batch of answers costs one pass, and SECURITY DEFINER, so
 -- that an answer is never refused because its writer may not write alerts.
-CREATE FUNCTION nps.answer_alerts() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+-- It takes the answers as an array rather than reading the trigger's
+-- transition table: a query on a transition table is planned anew at every
+-- statement, this one once per session (a generic plan: a custom plan for
+-- each array would cost more than most statements' whole work).
+CREATE TYPE nps.alert_hit AS (session_id bigint, severity smallint, at timestamptz, reasons text[]);
+COMMENT ON TYPE nps.alert_hit IS 'What the answers of one session raise: the highest severity, the latest answer time, the reasons';
+
+CREATE FUNCTION nps.raise_alerts(answers nps.answer[]) RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
+    hits nps.alert_hit[];
     n integer;
 BEGIN
-    WITH hit AS (
+    -- Most answers match no rule at all: the cheapest look first.
+    IF NOT EXISTS (SELECT FROM unnest(answers) na
+                   JOIN nps.alert_rule r ON r.question_no = na.question_no AND r.active
+                        AND (r.scan_text AND na.body IS NOT NULL OR na.score BETWEEN r.min_score AND r.max_score)) THEN
+        RETURN 0;
+    END IF;
+    -- Then what alarms, in a light statement: merely starting the writing
+    -- statement below costs more than a typical statement's whole work.
+    -- Comments are scanned here set-based, each parsed once (the same
+    -- verdict as nps.alert_scan, which alert_detect checks on both paths).
+    WITH texts AS MATERIALIZED (
+        SELECT na.session_id, na.answered_at, na.question_no, r.reason,
+               to_tsvector('russian'::regconfig, nps.alert_normalize(na.body)) AS v
+        FROM unnest(answers) na
+        JOIN nps.alert_rule r ON r.question_no = na.question_no AND r.active AND r.scan_text
+        JOIN nps.session s ON s.id = na.session_id AND (r.survey_id IS NULL OR r.survey_id = s.survey_id)
+        WHERE na.body IS NOT NULL
+    ), hit AS (
         SELECT na.session_id, na.answered_at, r.severity,
                format('q%s = %s: %s', na.question_no, na.score, r.reason) AS reason
-        FROM new_answers na
+        FROM unnest(answers) na
         JOIN nps.alert_rule r ON r.question_no = na.question_no AND r.active AND NOT r.scan_text
              AND na.score BETWEEN r.min_score AND r.max_score
         JOIN nps.session s ON s.id = na.session_id AND (r.survey_id IS NULL OR r.survey_id = s.survey_id)
         UNION ALL
-        SELECT na.session_id, na.answered_at, t.severity,
-               format('q%s: %s (%s)', na.question_no, r.reason, array_to_string(t.categories, ', '))
-        FROM new_answers na
-        JOIN nps.alert_rule r ON r.question_no = na.question_no AND r.active AND r.scan_text
-        JOIN nps.session s ON s.id = na.session_id AND (r.survey_id IS NULL OR r.survey_id = s.survey_id)
-        CROSS JOIN LATERAL nps.alert_scan(na.body) t
-        WHERE na.body IS NOT NULL AND t.severity IS NOT NULL
-    ), per_session AS (
-        SELECT session_id, max(severity) AS severity, max(answered_at) AS at,
-               array_agg(DISTINCT reason ORDER BY reason) AS reasons
-        FROM hit GROUP BY session_id
-    ), up AS (
+        SELECT m.session_id, m.answered_at,
+               (SELECT max(sv.severity) FROM nps.alert_severity sv WHERE sv.min_text_score <= m.score),
+               format('q%s: %s (%s)', m.question_no, m.reason, array_to_string(m.categories, ', '))
+        FROM (SELECT t.session_id, t.answered_at, t.question_no, t.reason, sum(l.weight) AS score,
+                     array_agg(DISTINCT l.category) AS categories
+              FROM texts t JOIN nps.alert_lexicon l ON l.active AND t.v @@ l.query
+              GROUP BY t.session_id, t.answered_at, t.question_no, t.reason) m
+    )
+    SELECT array_agg(ROW(h.session_id, h.severity, h.at, h.reasons)::nps.alert_hit) INTO hits
+    FROM (SELECT session_id, max(severity) AS severity, max(answered_at) AS at,
+                 array_agg(DISTINCT reason ORDER BY reason) AS reasons
+          FROM hit GROUP BY session_id) h;
+    IF hits IS NULL THEN
+        RETURN 0;
+    END IF;
+
+    WITH per_session AS (SELECT * FROM unnest(hits)), up AS (
         INSERT INTO nps.alert AS a (session_id, salon_code, dealer_code, region_code, specialist,
                                     severity, level, assignee, reasons, raised_at, due_at, updated_at)
         SELECT p.session_id, v.salon_code, sa.dealer_code, sa.region_code, v.specialist,
@@ -360,7 +488,7 @@ BEGIN
         JOIN nps.session s ON s.id = p.session_id
         JOIN nps.visit v ON v.id = s.visit_id
         JOIN nps.salon sa ON sa.code = v.salon_code
-        LEFT JOIN LATERAL nps.alert_next_level(v.salon_code, p.severity, 1::smallint) f ON true
+        LEFT JOIN nps.alert_first_route f ON f.salon_code = v.salon_code AND f.severity = p.severity
         ON CONFLICT (session_id) DO UPDATE
         SET severity = greatest(a.severity, excluded.severity),
             reasons = a.reasons || ARRAY(SELECT x FROM unnest(excluded.reasons) x WHERE x <> ALL (a.reasons)),
@@ -381,10 +509,19 @@ BEGIN
     )
     SELECT count(nps.alert_announce(u.a, CASE WHEN u.created THEN 'raised' ELSE 'updated' END))
       INTO n FROM up u;
+    RETURN n;
+END $$;
+COMMENT ON FUNCTION nps.raise_alerts(nps.answer[]) IS
+    'Raises or updates (severity raised, reasons appended) the alert of every session whose given answers match nps.alert_rule, and announces it on nps_alert; returns the number of alerts raised or updated';
+
+CREATE FUNCTION nps.answer_alerts() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM nps.raise_alerts(ARRAY(SELECT a::nps.answer FROM new_answers a));
     RETURN NULL;
 END $$;
 COMMENT ON FUNCTION nps.answer_alerts() IS
-    'Trigger: raises or updates (severity raised, reasons appended) the alert of every session whose new or changed answers match nps.alert_rule, in the same transaction, and announces it on nps_alert';
+    'Trigger: raises or updates the alerts of the answers a statement inserted or changed, in the same transaction (nps.raise_alerts)';
 
 -- Transition tables allow one event per trigger: the same function serves both.
 CREATE TRIGGER answer_alerts_insert AFTER INSERT ON nps.answer
@@ -690,8 +827,10 @@ COMMENT ON COLUMN nps.alert_timing.escalations IS 'Times it climbed';
 COMMENT ON COLUMN nps.alert_timing.in_time IS 'Acknowledged without ever being escalated';
 COMMENT ON COLUMN nps.alert_timing.decided IS 'Acknowledged or escalated: the alerts in_time_share counts';
 
-CREATE VIEW nps.alert_by_salon WITH (security_invoker = true) AS
-SELECT t.period, t.salon_code, t.dealer_code, t.region_code,
+-- Both grains in one pass, so the measures are written once.
+CREATE VIEW nps.alert_figures WITH (security_invoker = true) AS
+SELECT CASE WHEN grouping(t.salon_code) = 0 THEN 'salon' ELSE 'dealer' END AS grain,
+       t.period, t.salon_code, t.dealer_code, t.region_code,
        count(*) AS alerts,
        count(*) FILTER (WHERE t.severity = 4) AS critical,
        count(*) FILTER (WHERE t.severity = 3) AS high,
@@ -702,49 +841,44 @@ SELECT t.period, t.salon_code, t.dealer_code, t.region_code,
        avg(t.time_to_resolve) AS avg_time_to_resolve,
        round(count(*) FILTER (WHERE t.in_time)::numeric / nullif(count(*) FILTER (WHERE t.decided), 0), 3) AS in_time_share
 FROM nps.alert_timing t
-GROUP BY t.period, t.salon_code, t.dealer_code, t.region_code;
+GROUP BY GROUPING SETS ((t.period, t.salon_code, t.dealer_code, t.region_code), (t.period, t.dealer_code, t.region_code));
+COMMENT ON VIEW nps.alert_figures IS 'Alert measures per month and salon (grain salon) and per month and dealer (grain dealer); nps.alert_by_salon and nps.alert_by_dealer show one grain each';
+COMMENT ON COLUMN nps.alert_figures.grain IS 'salon or dealer: what a row counts';
+
+CREATE VIEW nps.alert_by_salon WITH (security_invoker = true) AS
+SELECT period, salon_code, dealer_code, region_code, alerts, critical, high, open, resolved, escalated,
+       avg_time_to_ack, avg_time_to_resolve, in_time_share
+FROM nps.alert_figures WHERE grain = 'salon';
 COMMENT ON VIEW nps.alert_by_salon IS 'Alerts per salon and month: counts, open, resolved, escalated, average time to acknowledge and to resolve, share acknowledged within the allowed time';
-COMMENT ON COLUMN nps.alert_by_salon.period IS 'Month the alert was raised in, in the region''s time zone';
-COMMENT ON COLUMN nps.alert_by_salon.salon_code IS 'Salon';
-COMMENT ON COLUMN nps.alert_by_salon.dealer_code IS 'Dealer; NULL for own offices';
-COMMENT ON COLUMN nps.alert_by_salon.region_code IS 'Region';
-COMMENT ON COLUMN nps.alert_by_salon.alerts IS 'Alerts raised';
-COMMENT ON COLUMN nps.alert_by_salon.critical IS 'Critical alerts';
-COMMENT ON COLUMN nps.alert_by_salon.high IS 'High-severity alerts';
-COMMENT ON COLUMN nps.alert_by_salon.open IS 'Alerts still open (not acknowledged)';
-COMMENT ON COLUMN nps.alert_by_salon.resolved IS 'Alerts resolved';
-COMMENT ON COLUMN nps.alert_by_salon.escalated IS 'Alerts that climbed at least once';
-COMMENT ON COLUMN nps.alert_by_salon.avg_time_to_ack IS 'Average time to the first acknowledgement';
-COMMENT ON COLUMN nps.alert_by_salon.avg_time_to_resolve IS 'Average time to resolution';
-COMMENT ON COLUMN nps.alert_by_salon.in_time_share IS 'Share of decided alerts acknowledged within the allowed time (never escalated)';
 
 CREATE VIEW nps.alert_by_dealer WITH (security_invoker = true) AS
-SELECT t.period, t.dealer_code, t.region_code,
-       count(*) AS alerts,
-       count(*) FILTER (WHERE t.severity = 4) AS critical,
-       count(*) FILTER (WHERE t.severity = 3) AS high,
-       count(*) FILTER (WHERE t.state = 'open') AS open,
-       count(*) FILTER (WHERE t.state = 'resolved') AS resolved,
-       count(*) FILTER (WHERE t.escalations > 0) AS escalated,
-       avg(t.time_to_ack) AS avg_time_to_ack,
-       avg(t.time_to_resolve) AS avg_time_to_resolve,
-       round(count(*) FILTER (WHERE t.in_time)::numeric / nullif(count(*) FILTER (WHERE t.decided), 0), 3) AS in_time_share
-FROM nps.alert_timing t
-WHERE t.dealer_code IS NOT NULL
-GROUP BY t.period, t.dealer_code, t.region_code;
+SELECT period, dealer_code, region_code, alerts, critical, high, open, resolved, escalated,
+       avg_time_to_ack, avg_time_to_resolve, in_time_share
+FROM nps.alert_figures WHERE grain = 'dealer' AND dealer_code IS NOT NULL;
 COMMENT ON VIEW nps.alert_by_dealer IS 'Alerts per dealer and month (dealer salons only), with the same measures as nps.alert_by_salon';
-COMMENT ON COLUMN nps.alert_by_dealer.period IS 'Month the alert was raised in, in the region''s time zone';
-COMMENT ON COLUMN nps.alert_by_dealer.dealer_code IS 'Dealer';
-COMMENT ON COLUMN nps.alert_by_dealer.region_code IS 'Region of the salons';
-COMMENT ON COLUMN nps.alert_by_dealer.alerts IS 'Alerts raised';
-COMMENT ON COLUMN nps.alert_by_dealer.critical IS 'Critical alerts';
-COMMENT ON COLUMN nps.alert_by_dealer.high IS 'High-severity alerts';
-COMMENT ON COLUMN nps.alert_by_dealer.open IS 'Alerts still open (not acknowledged)';
-COMMENT ON COLUMN nps.alert_by_dealer.resolved IS 'Alerts resolved';
-COMMENT ON COLUMN nps.alert_by_dealer.escalated IS 'Alerts that climbed at least once';
-COMMENT ON COLUMN nps.alert_by_dealer.avg_time_to_ack IS 'Average time to the first acknowledgement';
-COMMENT ON COLUMN nps.alert_by_dealer.avg_time_to_resolve IS 'Average time to resolution';
-COMMENT ON COLUMN nps.alert_by_dealer.in_time_share IS 'Share of decided alerts acknowledged within the allowed time (never escalated)';
+
+-- The columns the three views share, documented once.
+DO $$
+DECLARE
+    c record;
+BEGIN
+    FOR c IN SELECT a.attrelid::regclass AS view, a.attname, d.comment
+             FROM (VALUES
+                 ('period', 'Month the alerts were raised in, in the region''s time zone'),
+                 ('salon_code', 'Salon'), ('dealer_code', 'Dealer; NULL for own offices'), ('region_code', 'Region'),
+                 ('alerts', 'Alerts raised'), ('critical', 'Critical alerts'), ('high', 'High-severity alerts'),
+                 ('open', 'Alerts still open (not acknowledged)'), ('resolved', 'Alerts resolved'),
+                 ('escalated', 'Alerts that climbed at least once'),
+                 ('avg_time_to_ack', 'Average time to the first acknowledgement'),
+                 ('avg_time_to_resolve', 'Average time to resolution'),
+                 ('in_time_share', 'Share of decided alerts (acknowledged or escalated) acknowledged within the allowed time, i.e. never escalated'))
+                 AS d(attname, comment)
+             JOIN pg_attribute a ON a.attname = d.attname
+                  AND a.attrelid IN ('nps.alert_figures'::regclass, 'nps.alert_by_salon'::regclass, 'nps.alert_by_dealer'::regclass)
+    LOOP
+        EXECUTE format('COMMENT ON COLUMN %s.%I IS %L', c.view, c.attname, c.comment);
+    END LOOP;
+END $$;
 
 CREATE VIEW nps.alert_root_causes WITH (security_invoker = true) AS
 SELECT t.period, t.root_cause, c.title, count(*) AS alerts,
@@ -767,7 +901,7 @@ COMMENT ON COLUMN nps.alert_root_causes.rank IS 'Rank in the month, 1 = most fre
 ------------------------------------------------------------------------------
 
 GRANT USAGE ON SCHEMA nps TO nps_staff;
-GRANT SELECT ON nps.alert, nps.alert_event, nps.feedback, nps.alert_timing, nps.alert_by_salon,
+GRANT SELECT ON nps.alert, nps.alert_event, nps.feedback, nps.alert_timing, nps.alert_figures, nps.alert_by_salon,
     nps.alert_by_dealer, nps.alert_root_causes, nps.alert_severity, nps.alert_route,
     nps.alert_root_cause, nps.staff_role, nps.region, nps.dealer, nps.salon TO nps_staff;
 GRANT UPDATE (state, acknowledged_at, acknowledged_by, resolved_at, resolved_by, resolution,
