@@ -227,3 +227,11 @@ SELECT v AS view_column_without_comment
 FROM unnest(nps.analyst_views()) v JOIN pg_attribute a ON a.attrelid = v AND a.attnum > 0
 WHERE col_description(v, a.attnum) IS NULL;
 SELECT v AS view_without_comment FROM unnest(nps.analyst_views()) v WHERE obj_description(v, 'pg_class') IS NULL;
+
+-- pg_cron jobs (unscheduled at once: this cluster must not refresh behind the tests).
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS pg_cron;
+RESET client_min_messages;
+SELECT count(*) AS jobs FROM nps.schedule_analytics();
+SELECT jobname, schedule, command FROM cron.job WHERE jobname LIKE 'nps-%' ORDER BY jobname;
+SELECT cron.unschedule(jobname) FROM cron.job WHERE jobname IN ('nps-refresh', 'nps-retention');

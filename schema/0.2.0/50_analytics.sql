@@ -67,6 +67,7 @@ CREATE TABLE nps.analytics_state (
     refreshed_at    timestamptz,
     full_refresh_at timestamptz,
     frozen_before   date NOT NULL DEFAULT '-infinity',
+    ranked_with     integer,
     last_refresh    jsonb,
     last_retention  jsonb
 );
@@ -75,6 +76,7 @@ COMMENT ON TABLE nps.analytics_state IS 'When the aggregates were last refreshed
 COMMENT ON COLUMN nps.analytics_state.id IS 'Always true: the table has one row';
 COMMENT ON COLUMN nps.analytics_state.refreshed_at IS 'End of the last nps.refresh()';
 COMMENT ON COLUMN nps.analytics_state.full_refresh_at IS 'End of the last full refresh (the first refresh is always full)';
+COMMENT ON COLUMN nps.analytics_state.ranked_with IS 'ranking_min_responses the league tables were computed with (a change re-ranks every period)';
 COMMENT ON COLUMN nps.analytics_state.frozen_before IS 'Local days before this date lost raw answers to retention: their aggregates are kept and never recomputed';
 COMMENT ON COLUMN nps.analytics_state.last_refresh IS 'Figures of the last refresh (mode, days, keys, milliseconds)';
 COMMENT ON COLUMN nps.analytics_state.last_retention IS 'Figures of the last nps.apply_retention()';
@@ -98,8 +100,9 @@ COMMENT ON FUNCTION nps.period_shift(text, date, integer) IS
     'Start of the period p_steps periods after (or before, when negative) the one starting at p_period';
 
 -- The day, ISO week (Monday) and month a local day belongs to.
+-- Not STRICT, so that the planner inlines it into the queries that use it.
 CREATE FUNCTION nps.periods_of(p_day date) RETURNS TABLE (period_kind text, period date)
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     VALUES ('day', p_day), ('week', date_trunc('week', p_day)::date), ('month', date_trunc('month', p_day)::date)
 $$;
 COMMENT ON FUNCTION nps.periods_of(date) IS 'The three periods (day, ISO week starting Monday, month) a local day belongs to';
@@ -148,14 +151,15 @@ COMMENT ON COLUMN nps.change_log.source IS 'answer (answered_at) or visit (occur
 COMMENT ON COLUMN nps.change_log.hour IS 'Start of the UTC hour of the changed row (old and new value on updates)';
 COMMENT ON COLUMN nps.change_log.logged_at IS 'When the change was logged';
 
-CREATE FUNCTION nps.log_answer_insert() RETURNS trigger
+-- Shared by the insert triggers: TG_ARGV[0] is the source, TG_ARGV[1] its time column.
+CREATE FUNCTION nps.log_insert() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO nps.change_log (source, hour)
-    SELECT DISTINCT 'answer', date_trunc('hour', answered_at, 'UTC') FROM new_answers;
+    EXECUTE format('INSERT INTO nps.change_log (source, hour) SELECT DISTINCT %L, date_trunc(''hour'', %I, ''UTC'') FROM new_rows',
+                   TG_ARGV[0], TG_ARGV[1]);
     RETURN NULL;
 END $$;
-COMMENT ON FUNCTION nps.log_answer_insert() IS 'Logs the hours of inserted answers for the incremental refresh';
+COMMENT ON FUNCTION nps.log_insert() IS 'Logs the hours of inserted answers or visits for the incremental refresh';
 
 -- Only changes that move a figure count: erasing a text (retention) does not.
 CREATE FUNCTION nps.log_answer_update() RETURNS trigger
@@ -172,25 +176,17 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION nps.log_answer_update() IS 'Logs the hours of answers whose session, question, score or time changed';
 
--- Visits loaded late (older than the funnel window) still reach the funnel.
-CREATE FUNCTION nps.log_visit_insert() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO nps.change_log (source, hour)
-    SELECT DISTINCT 'visit', date_trunc('hour', occurred_at, 'UTC') FROM new_visits;
-    RETURN NULL;
-END $$;
-COMMENT ON FUNCTION nps.log_visit_insert() IS 'Logs the hours of inserted visits for the incremental refresh of the funnel';
-
 CREATE TRIGGER answer_log_insert AFTER INSERT ON nps.answer
-    REFERENCING NEW TABLE AS new_answers
-    FOR EACH STATEMENT EXECUTE FUNCTION nps.log_answer_insert();
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION nps.log_insert('answer', 'answered_at');
 CREATE TRIGGER answer_log_update AFTER UPDATE ON nps.answer
     REFERENCING OLD TABLE AS old_answers NEW TABLE AS new_answers
     FOR EACH STATEMENT EXECUTE FUNCTION nps.log_answer_update();
+
+-- Visits loaded late (older than the funnel window) still reach the funnel.
 CREATE TRIGGER visit_log_insert AFTER INSERT ON nps.visit
-    REFERENCING NEW TABLE AS new_visits
-    FOR EACH STATEMENT EXECUTE FUNCTION nps.log_visit_insert();
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION nps.log_insert('visit', 'occurred_at');
 
 -- Aggregate tables ----------------------------------------------------------------------
 
@@ -203,13 +199,8 @@ CREATE TABLE nps.nps_daily (
     detractors  integer NOT NULL,
     PRIMARY KEY (salon_code, day)
 );
+CREATE INDEX nps_daily_day ON nps.nps_daily (day);
 COMMENT ON TABLE nps.nps_daily IS 'Answers to question 1 per salon and local day (the base of every NPS figure; kept when raw rows are removed)';
-COMMENT ON COLUMN nps.nps_daily.salon_code IS 'Salon';
-COMMENT ON COLUMN nps.nps_daily.day IS 'Day in the salon''s region time zone';
-COMMENT ON COLUMN nps.nps_daily.responses IS 'Answers to question 1 (0-10)';
-COMMENT ON COLUMN nps.nps_daily.promoters IS 'Answers 9-10';
-COMMENT ON COLUMN nps.nps_daily.passives IS 'Answers 7-8';
-COMMENT ON COLUMN nps.nps_daily.detractors IS 'Answers 0-6';
 
 CREATE TABLE nps.question_daily (
     salon_code  text NOT NULL,
@@ -222,15 +213,8 @@ CREATE TABLE nps.question_daily (
     yes         integer NOT NULL,
     PRIMARY KEY (salon_code, day, question_no, kind)
 );
+CREATE INDEX question_daily_day ON nps.question_daily (day);
 COMMENT ON TABLE nps.question_daily IS 'Answers to every question per salon and local day';
-COMMENT ON COLUMN nps.question_daily.salon_code IS 'Salon';
-COMMENT ON COLUMN nps.question_daily.day IS 'Day in the salon''s region time zone';
-COMMENT ON COLUMN nps.question_daily.question_no IS 'Question number';
-COMMENT ON COLUMN nps.question_daily.kind IS 'score, yes_no or text';
-COMMENT ON COLUMN nps.question_daily.answers IS 'Answers';
-COMMENT ON COLUMN nps.question_daily.scored IS 'Answers with a score (score and yes_no questions)';
-COMMENT ON COLUMN nps.question_daily.score_sum IS 'Sum of the scores';
-COMMENT ON COLUMN nps.question_daily.yes IS 'Yes answers (yes_no questions)';
 
 CREATE TABLE nps.nps_summary (
     level       text NOT NULL CHECK (level IN ('salon', 'dealer', 'region')),
@@ -244,14 +228,6 @@ CREATE TABLE nps.nps_summary (
     PRIMARY KEY (level, period_kind, period, code)
 );
 COMMENT ON TABLE nps.nps_summary IS 'Answers to question 1 per salon, dealer and region per day, week and month (maintained by nps.refresh())';
-COMMENT ON COLUMN nps.nps_summary.level IS 'salon, dealer or region';
-COMMENT ON COLUMN nps.nps_summary.period_kind IS 'day, week (ISO, from Monday) or month';
-COMMENT ON COLUMN nps.nps_summary.period IS 'First local day of the period';
-COMMENT ON COLUMN nps.nps_summary.code IS 'Salon, dealer or region code';
-COMMENT ON COLUMN nps.nps_summary.responses IS 'Answers to question 1';
-COMMENT ON COLUMN nps.nps_summary.promoters IS 'Answers 9-10';
-COMMENT ON COLUMN nps.nps_summary.passives IS 'Answers 7-8';
-COMMENT ON COLUMN nps.nps_summary.detractors IS 'Answers 0-6';
 
 CREATE TABLE nps.question_summary (
     level       text NOT NULL CHECK (level IN ('salon', 'dealer', 'region')),
@@ -267,16 +243,6 @@ CREATE TABLE nps.question_summary (
     PRIMARY KEY (level, period_kind, period, code, question_no, kind)
 );
 COMMENT ON TABLE nps.question_summary IS 'Answers to every question per salon, dealer and region per day, week and month (maintained by nps.refresh())';
-COMMENT ON COLUMN nps.question_summary.level IS 'salon, dealer or region';
-COMMENT ON COLUMN nps.question_summary.period_kind IS 'day, week or month';
-COMMENT ON COLUMN nps.question_summary.period IS 'First local day of the period';
-COMMENT ON COLUMN nps.question_summary.code IS 'Salon, dealer or region code';
-COMMENT ON COLUMN nps.question_summary.question_no IS 'Question number';
-COMMENT ON COLUMN nps.question_summary.kind IS 'score, yes_no or text';
-COMMENT ON COLUMN nps.question_summary.answers IS 'Answers';
-COMMENT ON COLUMN nps.question_summary.scored IS 'Answers with a score';
-COMMENT ON COLUMN nps.question_summary.score_sum IS 'Sum of the scores';
-COMMENT ON COLUMN nps.question_summary.yes IS 'Yes answers';
 
 CREATE TABLE nps.funnel_daily (
     salon_code  text NOT NULL,
@@ -290,14 +256,6 @@ CREATE TABLE nps.funnel_daily (
     PRIMARY KEY (salon_code, day)
 );
 COMMENT ON TABLE nps.funnel_daily IS 'Visits per salon and local visit day and how far their survey got';
-COMMENT ON COLUMN nps.funnel_daily.salon_code IS 'Salon';
-COMMENT ON COLUMN nps.funnel_daily.day IS 'Local day of the visit';
-COMMENT ON COLUMN nps.funnel_daily.visits IS 'Visits';
-COMMENT ON COLUMN nps.funnel_daily.eligible IS 'Visits with a survey session not excluded before its start';
-COMMENT ON COLUMN nps.funnel_daily.sent IS 'Sessions whose first question was sent';
-COMMENT ON COLUMN nps.funnel_daily.delivered IS 'Sessions with a delivered message (or a reply, which proves delivery)';
-COMMENT ON COLUMN nps.funnel_daily.started IS 'Sessions with at least one answer';
-COMMENT ON COLUMN nps.funnel_daily.completed IS 'Sessions completed';
 
 CREATE TABLE nps.funnel_drop_daily (
     salon_code  text NOT NULL,
@@ -308,11 +266,6 @@ CREATE TABLE nps.funnel_drop_daily (
     PRIMARY KEY (salon_code, day, stage, reason)
 );
 COMMENT ON TABLE nps.funnel_drop_daily IS 'Visits per salon and local visit day that stopped before a funnel stage, by reason';
-COMMENT ON COLUMN nps.funnel_drop_daily.salon_code IS 'Salon';
-COMMENT ON COLUMN nps.funnel_drop_daily.day IS 'Local day of the visit';
-COMMENT ON COLUMN nps.funnel_drop_daily.stage IS 'First stage not reached: eligible, sent, delivered, started or completed';
-COMMENT ON COLUMN nps.funnel_drop_daily.reason IS 'Why (session state and reason, or the delivery error)';
-COMMENT ON COLUMN nps.funnel_drop_daily.visits IS 'Visits that stopped there for this reason';
 
 -- How far each visit's survey got: 0 visit only, 1 eligible, 2 sent, 3 delivered,
 -- 4 started, 5 completed; every stage implies the previous ones.
@@ -356,6 +309,9 @@ DECLARE
     v_hours timestamptz[];
     v_visit_hours timestamptz[];
     v_funnel_from date;
+    v_from date;
+    v_until date;
+    v_min_responses integer;
     n_days integer;
     n_keys integer;
     n_visits integer;
@@ -426,6 +382,8 @@ BEGIN
     -- Days whose raw answers retention removed keep the figures they had.
     DELETE FROM nps_touched WHERE day < st.frozen_before;
     SELECT count(*) INTO n_days FROM nps_touched;
+    ANALYZE nps_touched;
+    ANALYZE nps_fact;
 
     DELETE FROM nps.nps_daily d USING nps.salon s, nps_touched t
     WHERE s.code = d.salon_code AND t.region_code = s.region_code AND t.day = d.day;
@@ -444,35 +402,43 @@ BEGIN
     FROM nps_fact f JOIN nps_touched t USING (region_code, day)
     GROUP BY f.salon_code, f.day, f.question_no, f.kind;
 
-    -- Re-sum only the (level, period, code) keys the touched days belong to.
+    -- Re-sum only the (level, period, code) keys the touched days belong to, from
+    -- the daily rows of the periods they span (a month or two on a daily refresh).
     CREATE TEMP TABLE nps_affected ON COMMIT DROP AS
-    SELECT DISTINCT ro.level, ro.code, p.period_kind, p.period,
-           nps.period_shift(p.period_kind, p.period, 1) AS period_end
-    FROM nps_touched t
-    JOIN nps.salon s ON s.region_code = t.region_code
-    JOIN nps.salon_rollup ro ON ro.salon_code = s.code
-    CROSS JOIN LATERAL nps.periods_of(t.day) p;
-    SELECT count(*) INTO n_keys FROM nps_affected;
+    SELECT DISTINCT ro.level, ro.code, p.period_kind, p.period
+    FROM (SELECT DISTINCT t.region_code, p.period_kind, p.period
+          FROM nps_touched t CROSS JOIN LATERAL nps.periods_of(t.day) p) p
+    JOIN nps.salon s ON s.region_code = p.region_code
+    JOIN nps.salon_rollup ro ON ro.salon_code = s.code;
+    SELECT count(*), min(period), max(nps.period_shift(period_kind, period, 1))
+    INTO n_keys, v_from, v_until FROM nps_affected;
+    ANALYZE nps_affected;
 
     DELETE FROM nps.nps_summary n USING nps_affected a
-    WHERE (n.level, n.period_kind, n.period, n.code) = (a.level, a.period_kind, a.period, a.code);
+    WHERE n.level = a.level AND n.period_kind = a.period_kind AND n.period = a.period AND n.code = a.code;
     INSERT INTO nps.nps_summary
-    SELECT a.level, a.period_kind, a.period, a.code,
-           sum(d.responses), sum(d.promoters), sum(d.passives), sum(d.detractors)
-    FROM nps_affected a
-    JOIN nps.salon_rollup ro ON ro.level = a.level AND ro.code = a.code
-    JOIN nps.nps_daily d ON d.salon_code = ro.salon_code AND d.day >= a.period AND d.day < a.period_end
-    GROUP BY a.level, a.period_kind, a.period, a.code;
+    SELECT g.* FROM (
+        SELECT ro.level, p.period_kind, p.period, ro.code,
+               sum(d.responses), sum(d.promoters), sum(d.passives), sum(d.detractors)
+        FROM nps.nps_daily d
+        JOIN nps.salon_rollup ro ON ro.salon_code = d.salon_code
+        CROSS JOIN LATERAL nps.periods_of(d.day) p
+        WHERE d.day >= v_from AND d.day < v_until
+        GROUP BY ro.level, p.period_kind, p.period, ro.code) g
+    JOIN nps_affected a ON a.level = g.level AND a.code = g.code AND a.period_kind = g.period_kind AND a.period = g.period;
 
     DELETE FROM nps.question_summary n USING nps_affected a
-    WHERE (n.level, n.period_kind, n.period, n.code) = (a.level, a.period_kind, a.period, a.code);
+    WHERE n.level = a.level AND n.period_kind = a.period_kind AND n.period = a.period AND n.code = a.code;
     INSERT INTO nps.question_summary
-    SELECT a.level, a.period_kind, a.period, a.code, d.question_no, d.kind,
-           sum(d.answers), sum(d.scored), sum(d.score_sum), sum(d.yes)
-    FROM nps_affected a
-    JOIN nps.salon_rollup ro ON ro.level = a.level AND ro.code = a.code
-    JOIN nps.question_daily d ON d.salon_code = ro.salon_code AND d.day >= a.period AND d.day < a.period_end
-    GROUP BY a.level, a.period_kind, a.period, a.code, d.question_no, d.kind;
+    SELECT g.* FROM (
+        SELECT ro.level, p.period_kind, p.period, ro.code, d.question_no, d.kind,
+               sum(d.answers), sum(d.scored), sum(d.score_sum), sum(d.yes)
+        FROM nps.question_daily d
+        JOIN nps.salon_rollup ro ON ro.salon_code = d.salon_code
+        CROSS JOIN LATERAL nps.periods_of(d.day) p
+        WHERE d.day >= v_from AND d.day < v_until
+        GROUP BY ro.level, p.period_kind, p.period, ro.code, d.question_no, d.kind) g
+    JOIN nps_affected a ON a.level = g.level AND a.code = g.code AND a.period_kind = g.period_kind AND a.period = g.period;
 
     -- The funnel of a visit moves for as long as its survey runs: recompute the
     -- visits of the funnel window (all of them on a full refresh), and older days
@@ -506,16 +472,31 @@ BEGIN
     FROM nps_visit_stage WHERE reached < 5 GROUP BY 1, 2, 3, 4;
     SELECT count(*) INTO n_visits FROM nps_visit_stage;
 
-    -- League tables are small (one row per ranked code and period): a concurrent
-    -- refresh keeps them readable meanwhile.
-    REFRESH MATERIALIZED VIEW CONCURRENTLY nps.ranking;
+    -- League tables: the affected periods and every later one (its change against
+    -- the previous period moves too); all of them when the threshold changed.
+    v_min_responses := nps.analytics_setting('ranking_min_responses')::int;
+    IF v_full OR st.ranked_with IS DISTINCT FROM v_min_responses THEN
+        v_from := '-infinity';
+    END IF;
+    IF v_from IS NOT NULL THEN
+        DELETE FROM nps.ranking WHERE period >= v_from;
+        INSERT INTO nps.ranking SELECT * FROM nps.ranking_rows(v_from);
+    END IF;
+    IF v_full THEN
+        ANALYZE nps.nps_daily;
+        ANALYZE nps.question_daily;
+        ANALYZE nps.nps_summary;
+        ANALYZE nps.question_summary;
+        ANALYZE nps.ranking;
+    END IF;
 
     result := jsonb_build_object('mode', CASE WHEN v_full THEN 'full' ELSE 'incremental' END,
                                  'days', n_days, 'keys', n_keys, 'funnel_visits', n_visits,
                                  'ms', round(extract(epoch FROM clock_timestamp() - t0) * 1000));
     UPDATE nps.analytics_state
     SET refreshed_at = clock_timestamp(), last_refresh = result,
-        full_refresh_at = CASE WHEN v_full THEN clock_timestamp() ELSE full_refresh_at END;
+        full_refresh_at = CASE WHEN v_full THEN clock_timestamp() ELSE full_refresh_at END,
+        ranked_with = v_min_responses;
     RETURN result;
 END $$;
 COMMENT ON FUNCTION nps.refresh(boolean) IS
@@ -528,7 +509,7 @@ COMMENT ON FUNCTION nps.refresh(boolean) IS
 -- answer and tau2 the spread of true NPS between dealers (method of moments: the
 -- variance of the observed NPS minus its average sampling variance).  A dealer with
 -- five answers therefore stays near the mean however lucky the five were.
-CREATE FUNCTION nps.ranking_rows() RETURNS TABLE (
+CREATE FUNCTION nps.ranking_rows(p_from date DEFAULT '-infinity') RETURNS TABLE (
     level text, period_kind text, period date, code text, responses integer,
     promoters integer, detractors integer, nps numeric, ci_low numeric, ci_high numeric,
     score numeric, rank integer, ranked_count integer, prev_nps numeric, nps_change numeric,
@@ -539,7 +520,9 @@ LANGUAGE sql STABLE AS $$
                (n.promoters - n.detractors)::float8 / n.responses AS x,
                (n.promoters + n.detractors)::float8 / n.responses
                    - ((n.promoters - n.detractors)::float8 / n.responses) ^ 2 AS v
-        FROM nps.nps_summary n WHERE n.level IN ('salon', 'dealer') AND n.responses > 0),
+        FROM nps.nps_summary n
+        WHERE n.level IN ('salon', 'dealer') AND n.responses > 0
+          AND n.period >= (p_from - interval '1 month')::date),
     prior AS (
         SELECT s.level, s.period_kind, s.period,
                sum(s.n * s.x) / sum(s.n) AS mu, sum(s.n * s.v) / sum(s.n) AS s2,
@@ -566,13 +549,36 @@ LANGUAGE sql STABLE AS $$
                       nps.nps_value(p.promoters, p.detractors, p.n) AS nps FROM ranked p) prev
            ON prev.level = r.level AND prev.period_kind = r.period_kind AND prev.code = r.code
           AND prev.period = nps.period_shift(r.period_kind, r.period, -1)
+    WHERE r.period >= p_from
 $$;
-COMMENT ON FUNCTION nps.ranking_rows() IS
-    'Computes the dealer and salon league tables (raw NPS, 95% interval, empirical-Bayes score, rank, change against the previous period); read through nps.dealer_ranking and nps.salon_ranking';
+COMMENT ON FUNCTION nps.ranking_rows(date) IS
+    'Computes the dealer and salon league tables of the periods starting on or after p_from (raw NPS, 95% interval, empirical-Bayes score, rank, change against the previous period); nps.refresh() stores them in nps.ranking';
 
-CREATE MATERIALIZED VIEW nps.ranking AS SELECT * FROM nps.ranking_rows();
-CREATE UNIQUE INDEX ranking_key ON nps.ranking (level, period_kind, period, code);
-COMMENT ON MATERIALIZED VIEW nps.ranking IS 'League tables of dealers and salons per period (refreshed concurrently by nps.refresh())';
+-- A table rather than a materialized view: a concurrent refresh would diff every
+-- period of history each time, while nps.refresh() rewrites only the periods that
+-- moved, in one transaction, so readers see the old rows until it commits.
+CREATE TABLE nps.ranking (
+    level        text NOT NULL,
+    period_kind  text NOT NULL,
+    period       date NOT NULL,
+    code         text NOT NULL,
+    responses    integer NOT NULL,
+    promoters    integer NOT NULL,
+    detractors   integer NOT NULL,
+    nps          numeric NOT NULL,
+    ci_low       numeric NOT NULL,
+    ci_high      numeric NOT NULL,
+    score        numeric NOT NULL,
+    rank         integer,
+    ranked_count integer NOT NULL,
+    prev_nps     numeric,
+    nps_change   numeric,
+    prev_rank    integer,
+    rank_change  integer,
+    PRIMARY KEY (level, period_kind, period, code)
+);
+CREATE INDEX ranking_period ON nps.ranking (period);
+COMMENT ON TABLE nps.ranking IS 'League tables of dealers and salons per period (maintained by nps.refresh())';
 
 -- The BI interface -----------------------------------------------------------------------------
 -- Stable views; every column is described (see the comments at the end).  nps_analyst
@@ -693,14 +699,16 @@ LANGUAGE sql IMMUTABLE AS $$
 $$;
 COMMENT ON FUNCTION nps.analyst_views() IS 'The views nps_analyst may read (the BI interface)';
 
--- Column descriptions, shared by every view that has the column.
+-- Column descriptions, shared by every view and aggregate table that has the column.
 DO $$
 DECLARE
     c record;
 BEGIN
     FOR c IN
         SELECT a.attrelid::regclass AS rel, a.attname, d.comment
-        FROM unnest(nps.analyst_views() || '{nps.ranking, nps.salon_rollup, nps.visit_funnel}'::regclass[]) v(rel)
+        FROM unnest(nps.analyst_views() || '{nps.ranking, nps.salon_rollup, nps.visit_funnel, nps.nps_daily,
+                 nps.question_daily, nps.nps_summary, nps.question_summary, nps.funnel_daily,
+                 nps.funnel_drop_daily}'::regclass[]) v(rel)
         JOIN pg_attribute a ON a.attrelid = v.rel AND a.attnum > 0
         JOIN (VALUES
             ('level', 'salon, dealer or region'),
@@ -713,7 +721,7 @@ BEGIN
             ('salon_name', 'Salon name'),
             ('dealer_name', 'Dealer name'),
             ('region_name', 'Region name'),
-            ('kind', 'dealer or office (network); score, yes_no or text (question_results)'),
+            ('kind', 'dealer or office (network); score, yes_no or text (question results)'),
             ('time_zone', 'IANA time zone of the region: periods are local to it'),
             ('responses', 'Answers to question 1 (recommend, 0-10)'),
             ('promoters', 'Answers 9-10'),
@@ -761,7 +769,10 @@ BEGIN
             ('solved', 'Answer to question 6 (true = yes)'),
             ('visit_id', 'Visit'),
             ('occurred_at', 'When the visit took place'),
-            ('day', 'Local day of the visit'),
+            ('day', 'Local day in the salon''s region: of the answer (nps_daily, question_daily) or of the visit (funnel tables)'),
+            ('scored', 'Answers with a score (score and yes/no questions)'),
+            ('score_sum', 'Sum of the scores'),
+            ('yes', 'Yes answers (yes/no questions)'),
             ('reached', 'Funnel stage reached: 0 visit, 1 eligible, 2 sent, 3 delivered, 4 started, 5 completed'),
             ('dropped_before', 'First stage not reached (NULL when completed)')) d(attname, comment) ON d.attname = a.attname
     LOOP
