@@ -53,7 +53,10 @@ nps_start_cluster() {
         echo "nps.database = 'postgres'"
         cat
     } >> "$NPS_PGDATA/postgresql.conf"
-    as_postgres "$bindir/pg_ctl" -D "$NPS_PGDATA" -l "$NPS_WORK/postgres.log" -w start >/dev/null
+    as_postgres "$bindir/pg_ctl" -D "$NPS_PGDATA" -l "$NPS_WORK/postgres.log" -w start >/dev/null || {
+        tail -n 20 "$NPS_WORK/postgres.log" >&2
+        return 1
+    }
     export PGHOST=$NPS_WORK PGPORT=$port PGUSER=postgres PGDATABASE=postgres
 }
 
@@ -62,3 +65,6 @@ nps_stop_cluster() {
         as_postgres "$NPS_BINDIR/pg_ctl" -D "$NPS_PGDATA" -m fast -w stop >/dev/null || true
     fi
 }
+
+# A TCP port free on 127.0.0.1 right now.
+nps_free_port() { perl -MIO::Socket::INET -e 'print IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1:0")->sockport'; }
