@@ -123,9 +123,9 @@ session_close_all(const char *why)
 		 * A reply stored shortly before the loss may not have had its
 		 * deliver_sm_resp reach the SMSC, which then delivers it again after
 		 * we bind (see receiver.c).  Keep the earlier start if a window is
-		 * still open and has a start (0: no reply stored before this one).
+		 * still open.
 		 */
-		if (W->doubt_since == 0 || !(W->doubt_until > now && W->doubt_since < since))
+		if (!(W->doubt_until > now && W->doubt_since < since))
 			W->doubt_since = since;
 	}
 	sender_connection_lost();
