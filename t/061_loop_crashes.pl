@@ -15,7 +15,7 @@ use NpsLoop;
 my $window = 50;
 my $log = PostgreSQL::Test::Utils::tempdir() . '/submits.tsv';
 my $sim = NpsLoop::sim($log);
-my $node = NpsTest::node('loop_crashes');
+my $node = NpsTest::node('loop_crashes', 'restart_after_crash = on');
 NpsLoop::prepare($node, $sim, window_size => $window);
 
 # A crash mid-window: the messages in 'sending' are queued again at start-up;

@@ -75,7 +75,7 @@ sub mark
 sub settle
 {
 	my ($node, $sim, $m, $timeout) = @_;
-	$timeout //= 120;
+	$timeout //= 60;
 	my $deadline = time + $timeout;
 	my $quiet = 0;
 	while (time < $deadline)
