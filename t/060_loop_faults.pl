@@ -35,7 +35,7 @@ $r = NpsLoop::round($node, $sim, $log, visits => 150, seed => 62, fault => sub {
 });
 NpsLoop::check($r, 'hang 4 s', max_dups => $window);
 
-$r = NpsLoop::round($node, $sim, $log, visits => 150, seed => 63, fault => sub {
+$r = NpsLoop::round($node, $sim, $log, visits => 150, seed => 63, settle_timeout => 180, fault => sub {
 	$sim->control('throttle 500');
 });
 NpsLoop::check($r, 'throttle 500');
