@@ -17,6 +17,8 @@
 #include <smpp34_structs.h>
 #include <smpp34_params.h>
 
+#include "smpp_tlv.h"
+
 #include "pdu.h"
 
 /* unpack gets a private copy with a NUL after it (see TOOLCHAIN.md) */
@@ -156,24 +158,6 @@ pdu_unpack_sm(uint32_t command_id, const uint8_t *buf, size_t len,
 	return 0;
 }
 
-static void
-add_tlv(tlv_t **list, uint16_t tag, uint16_t length, uint32_t num,
-		const void *octets)
-{
-	tlv_t		t;
-
-	memset(&t, 0, sizeof(t));
-	t.tag = tag;
-	t.length = length;
-	if (octets)
-		memcpy(t.value.octet, octets, length);
-	else if (length == 1)
-		t.value.val08 = (uint8_t) num;
-	else
-		t.value.val16 = (uint16_t) num;
-	build_tlv(list, &t);
-}
-
 static tlv_t *
 make_tlvs(const pdu_sm *in)
 {
@@ -181,18 +165,18 @@ make_tlvs(const pdu_sm *in)
 
 	if (in->has_sar)
 	{
-		add_tlv(&list, TLVID_sar_msg_ref_num, 2, in->sar_ref, NULL);
-		add_tlv(&list, TLVID_sar_total_segments, 1, in->sar_total, NULL);
-		add_tlv(&list, TLVID_sar_segment_seqnum, 1, in->sar_seq, NULL);
+		nps_tlv_add(&list, TLVID_sar_msg_ref_num, 2, in->sar_ref, NULL);
+		nps_tlv_add(&list, TLVID_sar_total_segments, 1, in->sar_total, NULL);
+		nps_tlv_add(&list, TLVID_sar_segment_seqnum, 1, in->sar_seq, NULL);
 	}
 	if (in->payload_len > 0)
-		add_tlv(&list, TLVID_message_payload, (uint16_t) in->payload_len, 0,
-				in->payload);
+		nps_tlv_add(&list, TLVID_message_payload, (uint16_t) in->payload_len, 0,
+					in->payload);
 	if (in->receipted_id[0])
-		add_tlv(&list, TLVID_receipted_message_id,
-				(uint16_t) (strlen(in->receipted_id) + 1), 0, in->receipted_id);
+		nps_tlv_add(&list, TLVID_receipted_message_id,
+				(uint16_t) (strlen(in->receipted_id) + 1), 0, (const uint8_t *) in->receipted_id);
 	if (in->message_state >= 0)
-		add_tlv(&list, TLVID_message_state, 1, (uint32_t) in->message_state, NULL);
+		nps_tlv_add(&list, TLVID_message_state, 1, (uint32_t) in->message_state, NULL);
 	return list;
 }
 

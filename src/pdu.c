@@ -15,6 +15,8 @@
 #include <smpp34_structs.h>
 #include <smpp34_params.h>
 
+#include "smpp_tlv.h"
+
 #include "smpp_frame.h"
 #include "smpp_pdu.h"
 
@@ -64,24 +66,6 @@ nps_pdu_bind(uint8_t *out, size_t outsize, uint32_t command_id, uint32_t seq,
 	return len;
 }
 
-static int
-add_tlv(tlv_t **list, uint16_t tag, uint16_t length, uint32_t value,
-		const uint8_t *octets)
-{
-	tlv_t		t;
-
-	memset(&t, 0, sizeof(t));
-	t.tag = tag;
-	t.length = length;
-	if (octets)
-		memcpy(t.value.octet, octets, length);
-	else if (length == 1)
-		t.value.val08 = (uint8_t) value;
-	else
-		t.value.val16 = (uint16_t) value;
-	return build_tlv(list, &t);
-}
-
 int
 nps_pdu_submit_sm(uint8_t *out, size_t outsize, uint32_t seq,
 				  const nps_submit *s, char *err)
@@ -110,7 +94,7 @@ nps_pdu_submit_sm(uint8_t *out, size_t outsize, uint32_t seq,
 					 s->message_len, MAX_TLV_SIZE);
 			return -1;
 		}
-		rc |= add_tlv(&p.tlv, TLVID_message_payload, (uint16_t) s->message_len, 0, s->message);
+		rc |= nps_tlv_add(&p.tlv, TLVID_message_payload, (uint16_t) s->message_len, 0, s->message);
 	}
 	else
 	{
@@ -124,9 +108,9 @@ nps_pdu_submit_sm(uint8_t *out, size_t outsize, uint32_t seq,
 	}
 	if (s->sar_total > 0)
 	{
-		rc |= add_tlv(&p.tlv, TLVID_sar_msg_ref_num, 2, s->sar_ref, NULL);
-		rc |= add_tlv(&p.tlv, TLVID_sar_total_segments, 1, (uint32_t) s->sar_total, NULL);
-		rc |= add_tlv(&p.tlv, TLVID_sar_segment_seqnum, 1, (uint32_t) s->sar_seq, NULL);
+		rc |= nps_tlv_add(&p.tlv, TLVID_sar_msg_ref_num, 2, s->sar_ref, NULL);
+		rc |= nps_tlv_add(&p.tlv, TLVID_sar_total_segments, 1, (uint32_t) s->sar_total, NULL);
+		rc |= nps_tlv_add(&p.tlv, TLVID_sar_segment_seqnum, 1, (uint32_t) s->sar_seq, NULL);
 	}
 	if (rc == 0)
 		rc = smpp34_pack(SUBMIT_SM, out, (int) outsize, &len, &p);
