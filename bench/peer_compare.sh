@@ -9,8 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-100000}
 command -v /usr/sbin/bearerbox >/dev/null || { echo "install kannel first: apt-get install -y kannel" >&2; exit 2; }
-nps_line=$(bench/smpp_throughput.sh "$N" | tee /dev/stderr | grep '^nps: messages=')
-kannel_line=$(PREQUEUE=1 bench/kannel/run.sh "$N" | tee /dev/stderr | tail -n 1)
+nps_line=$(bench/smpp_throughput.sh "$N" | tee >(cat >&2) | grep '^nps: messages=')
+kannel_line=$(PREQUEUE=1 bench/kannel/run.sh "$N" | tee >(cat >&2) | tail -n 1)
 nps_rate=$(sed -n 's/.*rate=\([0-9.]*\)\/s.*/\1/p' <<<"$nps_line")
 kannel_rate=$(sed -n 's/.*rate=\([0-9.]*\)\/s.*/\1/p' <<<"$kannel_line")
 echo "$nps_line"
