@@ -191,6 +191,10 @@ loop_once(int timeout)
 		if (opt.enquire_ms > 0)
 			send_enquires();
 	}
+	/* The log reaches the file before any response goes out, so a killed
+	 * simulator never has acknowledged a submit it did not log. */
+	if (submit_log)
+		fflush(submit_log);
 	flush_all();
 	conns_sweep();
 	if (now - last_housekeeping >= 1000)
@@ -198,8 +202,6 @@ loop_once(int timeout)
 		last_housekeeping = now;
 		reasm_expire(0);
 	}
-	if (submit_log)
-		fflush(submit_log);
 }
 
 /* Unbinds every ESME and gives them a moment to answer */
