@@ -160,3 +160,9 @@ SELECT nps.receive('79000000008', '0650', '8, больше не пишите', '
 SELECT s, status FROM got ORDER BY id DESC LIMIT 1;
 SELECT a.question_no, a.score, s.state, s.state_reason
 FROM nps.answer a JOIN nps.session s ON s.id = a.session_id WHERE s.msisdn = '79000000008';
+
+-- A subscriber already opted out who sends STOP again gets no second
+-- confirmation: an auto-responder must not start an SMS ping-pong.
+SELECT nps.receive('79990000001', '0650', 'STOP', '2026-10-20 12:00+03') IS NOT NULL AS first_stop;
+SELECT nps.receive('79990000001', '0650', 'СТОП', '2026-10-20 12:01+03') IS NOT NULL AS second_stop;
+SELECT count(*) AS confirmations FROM nps.outbox WHERE kind = 'opt_out_confirmation' AND msisdn = '79990000001';

@@ -349,6 +349,8 @@ CREATE FUNCTION nps.opt_out_by_sms(p_msisdn text, p_code text, p_inbox bigint,
                                    p_session bigint, p_at timestamptz)
 RETURNS void
 LANGUAGE plpgsql AS $$
+DECLARE
+    newly boolean;
 BEGIN
     IF p_msisdn !~ '^7[0-9]{10}$' THEN
         RETURN;   -- not a subscriber number: nothing to opt out, the reply stays recorded
@@ -356,16 +358,21 @@ BEGIN
     INSERT INTO nps.opt_out (msisdn, opted_at, source, inbox_id)
     VALUES (p_msisdn, p_at, 'sms', p_inbox)
     ON CONFLICT (msisdn) DO NOTHING;
+    newly := FOUND;
     UPDATE nps.session
     SET state = CASE WHEN id = p_session THEN 'opted_out' ELSE 'cancelled' END,
         state_reason = CASE WHEN id = p_session THEN 'stop reply' ELSE 'opted out' END,
         finished_at = p_at, updated_at = now()
     WHERE msisdn = p_msisdn AND state IN ('scheduled', 'deferred', 'active');
-    INSERT INTO nps.outbox (session_id, msisdn, source_addr, body, kind)
-    VALUES (p_session, p_msisdn, p_code, nps.setting_value('opt_out_confirmation'), 'opt_out_confirmation');
+    -- One confirmation per opt-out: a subscriber or an auto-responder that
+    -- keeps answering STOP must not start an SMS ping-pong at our expense.
+    IF newly THEN
+        INSERT INTO nps.outbox (session_id, msisdn, source_addr, body, kind)
+        VALUES (p_session, p_msisdn, p_code, nps.setting_value('opt_out_confirmation'), 'opt_out_confirmation');
+    END IF;
 END $$;
 COMMENT ON FUNCTION nps.opt_out_by_sms(text, text, bigint, bigint, timestamptz) IS
-    'Opts a subscriber out after a STOP reply: nps.opt_out row, sessions ended, confirmation SMS queued';
+    'Opts a subscriber out after a STOP reply: nps.opt_out row, sessions ended, one confirmation SMS queued (none for a subscriber already opted out)';
 
 -- One reply, one pass: match the session by sender and short code, parse
 -- for its current question, store the answer and queue what comes next, then
