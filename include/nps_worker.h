@@ -168,8 +168,6 @@ typedef struct Worker
 	bool		ever_connected;
 	bool		draining;		/* SIGTERM: stop sending, unbind */
 	TimestampTz drain_deadline;
-	TimestampTz doubt_since;	/* replies stored since may come again... */
-	TimestampTz doubt_until;	/* ...until then */
 
 	/* sending */
 	dlist_head	sendq;			/* parts claimed, not sent yet */

@@ -52,18 +52,21 @@ SELECT nps.decode_sms(8, '\x041f04400438043204350442'::bytea) AS ucs2,
 SELECT nps.decode_sms(5, '\x00'::bytea);
 \echo :LAST_ERROR_SQLSTATE
 
--- Replies: stored through nps.receive; a redelivery inside the doubt window is recognised.
-SELECT nps.receive_from_smsc('a', '79161234567', '0650', '10', '2026-11-01 12:00:00+03') > 0 AS stored;
-SELECT nps.receive_from_smsc('a', '79161234567', '0650', '10', '2026-11-01 12:00:01+03', now() - interval '1 minute') AS redelivery;
-SELECT nps.receive_from_smsc('a', '79161234567', '0650', '10', '2026-11-01 12:00:02+03') > 0 AS same_text_later_is_new;
-SELECT msisdn, short_code, body, smsc_name, received_at FROM nps.inbox ORDER BY id;
+-- Replies: stored through nps.receive; a redelivery of a reply stored before
+-- a loss is stored as its duplicate (sql/redelivery.sql has the whole rule).
+SELECT inbox_id > 0 AS stored, redelivery_of FROM nps.receive_from_smsc('a', '79161234567', '0650', '10', '2026-11-01 12:00:00+03');
+SELECT inbox_id > 0 AS stored, redelivery_of = (SELECT min(id) FROM nps.inbox) AS redelivery
+FROM nps.receive_from_smsc('a', '79161234567', '0650', '10', '2026-11-01 12:00:01+03',
+                           ARRAY[(SELECT min(id) FROM nps.inbox)], ARRAY[now()]);
+SELECT inbox_id > 0 AS stored, redelivery_of AS same_text_later_is_new FROM nps.receive_from_smsc('a', '79161234567', '0650', '10', '2026-11-01 12:00:02+03');
+SELECT msisdn, short_code, body, smsc_name, received_at, status FROM nps.inbox ORDER BY id;
 
 -- A concatenated reply in three UCS-2 parts, out of order, one part twice.
-SELECT nps.receive_part_from_smsc('a', '79161234567', '0651', 7, 3, 2, 8, '\x0020'::bytea);
-SELECT nps.receive_part_from_smsc('a', '79161234567', '0651', 7, 3, 1, 8, '\x041f04400438043204350442'::bytea);
-SELECT nps.receive_part_from_smsc('a', '79161234567', '0651', 7, 3, 1, 8, '\x041f04400438043204350442'::bytea);
+SELECT inbox_id FROM nps.receive_part_from_smsc('a', '79161234567', '0651', 7, 3, 2, 8, '\x0020'::bytea);
+SELECT inbox_id FROM nps.receive_part_from_smsc('a', '79161234567', '0651', 7, 3, 1, 8, '\x041f04400438043204350442'::bytea);
+SELECT inbox_id FROM nps.receive_part_from_smsc('a', '79161234567', '0651', 7, 3, 1, 8, '\x041f04400438043204350442'::bytea);
 SELECT count(*) AS parts_waiting FROM nps.inbox_part;
-SELECT nps.receive_part_from_smsc('a', '79161234567', '0651', 7, 3, 3, 8, '\x043c043804400021'::bytea) > 0 AS complete;
+SELECT inbox_id > 0 AS complete FROM nps.receive_part_from_smsc('a', '79161234567', '0651', 7, 3, 3, 8, '\x043c043804400021'::bytea);
 SELECT body FROM nps.inbox WHERE short_code = '0651';
 SELECT count(*) AS parts_waiting FROM nps.inbox_part;
 

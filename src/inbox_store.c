@@ -10,11 +10,12 @@
  * Redeliveries: SMPP gives a reply no identity, so a deliver_sm whose
  * deliver_sm_resp was lost (connection dropped right after our commit)
  * comes again indistinguishable from the subscriber sending the same text
- * twice.  The worker therefore only suspects redeliveries during a window
- * after a (re)bind: the same text from the same subscriber to the same
- * short code stored since shortly before the loss is a duplicate (acked,
- * counted, not stored).  Parts of concatenated replies are keyed by their
- * reference, so a redelivered part is recognised at any time.
+ * twice.  redelivery.c keeps the replies stored before a loss whose resp
+ * the SMSC may not have read; nps.receive_from_smsc stores a reply that
+ * repeats one of them as its duplicate (status 'duplicate', counted, kept
+ * out of the dialogue), at most once per stored reply.  Parts of
+ * concatenated replies are keyed by their reference, so a redelivered part
+ * is recognised at any time.
  */
 #include "postgres.h"
 
@@ -29,6 +30,7 @@
 #include "utils/timestamp.h"
 
 #include "nps_worker.h"
+#include "redelivery.h"
 #include "text_codec.h"
 
 PG_FUNCTION_INFO_V1(nps_decode_sms);
@@ -84,14 +86,17 @@ nps_message_id_spellings(PG_FUNCTION_ARGS)
 void
 inbox_store_prepare(void)
 {
-	Oid			mo[] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+	Oid			mo[] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, INT8ARRAYOID,
+	TIMESTAMPTZARRAYOID};
 	Oid			part[] = {TEXTOID, TEXTOID, TEXTOID, INT4OID, INT4OID, INT4OID, INT4OID, BYTEAOID,
-	TIMESTAMPTZOID, TIMESTAMPTZOID};
+	TIMESTAMPTZOID, INT8ARRAYOID, TIMESTAMPTZARRAYOID};
 	Oid			receipts[] = {TEXTOID, TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID};
 
-	plan_mo = SPI_prepare("SELECT nps.receive_from_smsc($1, $2, $3, $4, $5, $6)", 6, mo);
-	plan_part = SPI_prepare("SELECT nps.receive_part_from_smsc($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-							10, part);
+	plan_mo = SPI_prepare("SELECT inbox_id, redelivery_of FROM nps.receive_from_smsc($1, $2, $3, $4, $5, $6, $7)",
+						  7, mo);
+	plan_part = SPI_prepare("SELECT inbox_id, redelivery_of "
+							"FROM nps.receive_part_from_smsc($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+							11, part);
 	plan_receipts = SPI_prepare("SELECT nps.smsc_receipts($1, $2, $3, $4)", 4, receipts);
 	if (plan_mo == NULL || plan_part == NULL || plan_receipts == NULL)
 		elog(ERROR, "could not prepare the inbox statements: %s", SPI_result_code_string(SPI_result));
@@ -101,22 +106,27 @@ inbox_store_prepare(void)
 }
 
 /*
- * At start the worker does not know when its predecessor stopped: replies
- * stored by this bind in the minute before the last one may come again.
+ * At start the worker does not know whether its predecessor's last resps
+ * reached the SMSC: the replies nps.smsc_redelivery_candidates() names may
+ * come once more.
  */
 void
 inbox_store_doubt_at_start(void)
 {
 	Datum		arg = CStringGetTextDatum(W->cfg.name);
 	Oid			argtype = TEXTOID;
-	bool		isnull = true;
-	Datum		d = (Datum) 0;
+	TimestampTz now = GetCurrentTimestamp();
 
-	if (SPI_execute_with_args("SELECT max(stored_at) - interval '1 minute' FROM nps.inbox "
-							  "WHERE smsc_name = $1 AND stored_at > now() - interval '10 minutes'",
-							  1, &argtype, &arg, NULL, true, 1) == SPI_OK_SELECT && SPI_processed == 1)
-		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	W->doubt_since = isnull ? 0 : DatumGetTimestampTz(d);
+	if (SPI_execute_with_args("SELECT unnest(nps.smsc_redelivery_candidates($1))",
+							  1, &argtype, &arg, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the replies that may be redelivered");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+
+		redelivery_add_candidate(DatumGetInt64(d), now);
+	}
 }
 
 /* Runs fn(arg) in a subtransaction; false (error logged) if it failed. */
@@ -156,17 +166,19 @@ static void
 store_one_mo(void *arg)
 {
 	StoredMo   *m = arg;
-	TimestampTz now = GetCurrentTimestamp();
-	bool		doubt = W->doubt_since != 0 && now < W->doubt_until;
-	Datum		name = CStringGetTextDatum(W->cfg.name);
-	Datum		values[10];
-	char		nulls[10];
+	PendingResp *resp = &W->resps[m->resp];
+	Datum		values[11];
+	char		nulls[11];
+	Datum		cand_ids = (Datum) 0;
+	Datum		cand_lost = (Datum) 0;
+	bool		doubt = redelivery_candidates(&cand_ids, &cand_lost);
 	bool		isnull;
 	int			rc;
 	int64		id;
+	Datum		of;
 
 	memset(nulls, ' ', sizeof(nulls));
-	values[0] = name;
+	values[0] = CStringGetTextDatum(W->cfg.name);
 	values[1] = CStringGetTextDatum(m->msisdn);
 	values[2] = CStringGetTextDatum(m->short_code);
 	if (m->total == 0)
@@ -174,8 +186,9 @@ store_one_mo(void *arg)
 		values[3] = CStringGetTextDatum(decode_text(m->data_coding, (uint8 *) VARDATA(m->payload),
 													VARSIZE(m->payload) - VARHDRSZ));
 		values[4] = TimestampTzGetDatum(m->received_at);
-		values[5] = TimestampTzGetDatum(W->doubt_since);
-		nulls[5] = doubt ? ' ' : 'n';
+		values[5] = cand_ids;
+		values[6] = cand_lost;
+		nulls[5] = nulls[6] = doubt ? ' ' : 'n';
 		rc = SPI_execute_plan(plan_mo, values, nulls, false, 1);
 	}
 	else
@@ -186,21 +199,28 @@ store_one_mo(void *arg)
 		values[6] = Int32GetDatum(m->data_coding);
 		values[7] = PointerGetDatum(m->payload);
 		values[8] = TimestampTzGetDatum(m->received_at);
-		values[9] = TimestampTzGetDatum(W->doubt_since);
-		nulls[9] = doubt ? ' ' : 'n';
+		values[9] = cand_ids;
+		values[10] = cand_lost;
+		nulls[9] = nulls[10] = doubt ? ' ' : 'n';
 		rc = SPI_execute_plan(plan_part, values, nulls, false, 1);
 	}
 	if (rc != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "could not store a reply: %s", SPI_result_code_string(rc));
 	id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	if (isnull)
+	if (id == 0)
+		return;					/* a part, waiting for the others */
+	of = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+	if (!isnull)
 	{
 		nps_count(W->slot, NPS_C_DUPLICATES, 1);
-		ereport(LOG, (errmsg("nps: bind \"%s\": redelivered reply from %s to %s acknowledged, not stored again",
-							 W->cfg.name, m->msisdn, m->short_code)));
+		ereport(LOG, (errmsg("nps: bind \"%s\": redelivered reply from %s to %s stored as inbox %lld, a duplicate of %lld",
+							 W->cfg.name, m->msisdn, m->short_code, (long long) id,
+							 (long long) DatumGetInt64(of))));
 	}
-	else if (id > 0)
+	else
 		nps_count(W->slot, NPS_C_RECEIVED, 1);
+	/* this row, too, may come again if its resp does not get through */
+	redelivery_stored(resp->conn, resp->conn_generation, id);
 }
 
 static void

@@ -20,6 +20,7 @@
 #include "utils/timestamp.h"
 
 #include "nps_worker.h"
+#include "redelivery.h"
 
 #define IN_CAP		(2 * SMPP_MAX_PDU_LEN)
 
@@ -113,20 +114,15 @@ session_close_all(const char *why)
 		c->req_deadline = 0;
 	}
 	W->wes_dirty = true;
-	if (was_up && why != NULL)
+	if (was_up)
 	{
-		TimestampTz now = GetCurrentTimestamp();
-		TimestampTz since = TimestampTzPlusMilliseconds(now, -2 * W->cfg.response_ms);
-
-		worker_note_error("%s", why);
 		/*
-		 * A reply stored shortly before the loss may not have had its
-		 * deliver_sm_resp reach the SMSC, which then delivers it again after
-		 * we bind (see receiver.c).  Keep the earlier start if a window is
-		 * still open.
+		 * A reply stored before the loss whose deliver_sm_resp the SMSC had
+		 * not read comes again after we bind (redelivery.c).
 		 */
-		if (!(W->doubt_until > now && W->doubt_since < since))
-			W->doubt_since = since;
+		redelivery_connection_lost();
+		if (why != NULL)
+			worker_note_error("%s", why);
 	}
 	sender_connection_lost();
 	schedule_reconnect();
@@ -311,7 +307,7 @@ on_bind_resp(SmppConn *c, const smpp_header *h)
 		W->reconnect_attempt = 0;
 		W->outbox_maybe = true;
 		/* redeliveries of replies stored before a loss come soon after */
-		W->doubt_until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), 60000);
+		redelivery_bound(GetCurrentTimestamp());
 		nps_slot_set_state(W->slot, "bound");
 		ereport(LOG, (errmsg("nps: bind \"%s\" bound to %s:%d", W->cfg.name, W->cfg.host, W->cfg.port)));
 	}
@@ -329,6 +325,9 @@ dispatch(SmppConn *c, const smpp_header *h, const uint8 *pdu)
 		session_send_header(c, SMPP_CMD_GENERIC_NACK, SMPP_ST_RINVCMDID, h->sequence_number);
 		return;
 	}
+	/* an answer to our request: the SMSC read what we wrote before it */
+	if (id & SMPP_RESP_BIT)
+		redelivery_response(c, h->sequence_number);
 	switch (id)
 	{
 		case SMPP_CMD_SUBMIT_SM | SMPP_RESP_BIT:
@@ -436,7 +435,10 @@ session_read(SmppConn *c)
 	}
 }
 
-/* Response deadlines, enquire_link when idle, reconnecting. */
+/*
+ * Response deadlines, enquire_link when idle (or when stored replies wait
+ * for a sign that the SMSC read their deliver_sm_resp), reconnecting.
+ */
 void
 session_timers(TimestampTz now)
 {
@@ -462,7 +464,8 @@ session_timers(TimestampTz now)
 			return;
 		}
 		if (c->state == CS_BOUND && c->req_deadline == 0 &&
-			now >= TimestampTzPlusMilliseconds(c->last_rx, W->cfg.enquire_ms))
+			(now >= TimestampTzPlusMilliseconds(c->last_rx, W->cfg.enquire_ms) ||
+			 redelivery_barrier_due(c, now)))
 			send_request(c, SMPP_CMD_ENQUIRE_LINK);
 	}
 }
