@@ -26,14 +26,14 @@ NpsLoop::check($r, 'no fault');
 $r = NpsLoop::round($node, $sim, $log, visits => 150, seed => 61, fault => sub {
 	like($sim->control('drop'), qr/^ok dropped 1/, 'drop: the SMSC closes the connection mid-window');
 });
-NpsLoop::check($r, 'drop', max_dups => $window, known => 'defect A: redelivered replies stored twice after a drop soon after binding');
+NpsLoop::check($r, 'drop', max_dups => $window);
 
 $r = NpsLoop::round($node, $sim, $log, visits => 150, seed => 62, fault => sub {
 	$sim->control('hang on');
 	sleep 4;    # response_timeout is 2 s
 	$sim->control('hang off');
 });
-NpsLoop::check($r, 'hang 4 s', max_dups => $window, known => 'defect A: redelivered replies stored twice after a drop soon after binding');
+NpsLoop::check($r, 'hang 4 s', max_dups => $window);
 
 $r = NpsLoop::round($node, $sim, $log, visits => 150, seed => 63, settle_timeout => 180, fault => sub {
 	$sim->control('throttle 500');

@@ -24,7 +24,7 @@ my $r = NpsLoop::round($node, $sim, $log, visits => 150, seed => 71, fault => su
 	$node->stop('immediate');
 	$node->start;
 });
-NpsLoop::check($r, 'pg immediate', max_dups => $window, known => 'defect B: the redelivery check drops genuine identical replies after a rebind');
+NpsLoop::check($r, 'pg immediate', max_dups => $window);
 
 $r = NpsLoop::round($node, $sim, $log, visits => 150, seed => 72, fault => sub {
 	my $pid = $node->safe_psql('postgres',
@@ -34,7 +34,7 @@ $r = NpsLoop::round($node, $sim, $log, visits => 150, seed => 72, fault => sub {
 	# the postmaster restarts every backend; wait until it accepts connections
 	$node->poll_query_until('postgres', 'SELECT true');
 });
-NpsLoop::check($r, 'worker SIGKILL', max_dups => $window, known => 'defect B: the redelivery check drops genuine identical replies after a rebind');
+NpsLoop::check($r, 'worker SIGKILL', max_dups => $window);
 
 # Writes refused while the subscribers answer: the questions already out
 # draw replies the worker cannot store; it refuses them, the SMSC redelivers.
@@ -51,7 +51,7 @@ $r = NpsLoop::round($node, $sim, $log, visits => 150, seed => 73, fault => sub {
 		  . ($during{deliver_errors} - $before{deliver_errors}) . ')');
 	Test::More->builder->todo_end;
 });
-NpsLoop::check($r, 'read-only 4 s', max_dups => $window, known => 'defect D: a read-only database makes the worker exit instead of refusing replies; defect B: the redelivery check drops genuine identical replies after a rebind');
+NpsLoop::check($r, 'read-only 4 s', max_dups => $window, known => 'defect D: a read-only database makes the worker exit instead of refusing replies');
 cmp_ok($r->{redeliveries}, '>', 0, "read-only: the SMSC delivered refused replies again ($r->{redeliveries})");
 
 $node->stop;

@@ -43,7 +43,7 @@ sub failover_round
 			$primary->stop('immediate');
 			$standby->promote;
 		});
-	NpsLoop::check($r, "failover $name", max_dups => $window, known => 'defect B: the redelivery check drops genuine identical replies after a rebind');
+	NpsLoop::check($r, "failover $name", max_dups => $window);
 	is($standby->safe_psql('postgres', "SELECT count(*) FROM nps.smsc_status WHERE state = 'bound'"), '1',
 		"failover $name: the promoted standby's worker is bound");
 	$standby->stop;

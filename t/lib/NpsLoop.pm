@@ -16,6 +16,9 @@
 #                   + accepted outbox rows the simulator's log does not hold
 #   replies lost    = subscriber messages the simulator created (mo_messages)
 #                     minus the inbox rows stored for them
+#   stored twice    = inbox rows taken as replies (status other than
+#                     'duplicate': a recognised redelivery is kept with that
+#                     status, out of the dialogue) minus those messages
 #   sent twice      = log lines (accepted submit_sm) repeating an earlier
 #                     (dest, source, text, part) of the round
 package NpsLoop;
@@ -165,9 +168,12 @@ sub count
 
 	$r{mo} = $d{mo_messages};
 	$r{inbox} = _one($node, "SELECT count(*) FROM nps.inbox WHERE id > $m->{inbox}");
-	# a net figure: a reply stored twice would hide one lost, so both are shown
+	$r{inbox_dups} = _one($node, "SELECT count(*) FROM nps.inbox WHERE id > $m->{inbox} AND status = 'duplicate'");
+	$r{replies} = $r{inbox} - $r{inbox_dups};
+	# net figures: a reply stored twice would hide one lost, so both are shown
+	# (a lost reply also leaves its session unfinished: questions lost)
 	$r{replies_lost} = $r{mo} > $r{inbox} ? $r{mo} - $r{inbox} : 0;
-	$r{replies_twice} = $r{inbox} > $r{mo} ? $r{inbox} - $r{mo} : 0;
+	$r{replies_twice} = $r{replies} > $r{mo} ? $r{replies} - $r{mo} : 0;
 	$r{late} = _one($node, "SELECT count(*) FROM nps.inbox WHERE id > $m->{inbox} AND status <> 'answered'");
 	$r{worker_dups} = _one($node, 'SELECT duplicates FROM nps.smsc_status');
 	$r{redeliveries} = $d{redeliveries};
@@ -191,14 +197,16 @@ sub check
 	is($r->{questions_lost}, 0, "$name: questions lost 0 "
 		  . "(unsent $r->{unsent}, sessions unfinished $r->{stuck}, never received $r->{not_received})");
 	is($r->{replies_lost}, 0, "$name: replies lost 0 (subscriber messages $r->{mo}, stored $r->{inbox})");
-	is($r->{replies_twice}, 0, "$name: replies stored twice 0 (inbox rows not answers: $r->{late})");
+	is($r->{replies_twice}, 0, "$name: replies stored twice 0 (taken as replies $r->{replies}, "
+		  . "redeliveries stored as duplicates $r->{inbox_dups}, inbox rows not answers: $r->{late})");
 	cmp_ok($r->{sim_duplicates}, '<=', $o{max_dups} // 0,
 		"$name: messages sent twice $r->{sim_duplicates} <= " . ($o{max_dups} // 0) . " (parts $r->{dups})");
 	$b->todo_end if $o{known};
 	diag(sprintf('%-16s sessions %d completed %d messages %d replies %d | questions lost %d, replies lost %d, '
-		  . 'replies stored twice %d, sent twice %d messages (%d parts), sim redeliveries %d',
-		$name, $r->{started}, $r->{completed}, $r->{questions}, $r->{inbox}, $r->{questions_lost},
-		$r->{replies_lost}, $r->{replies_twice}, $r->{sim_duplicates}, $r->{dups}, $r->{redeliveries}));
+		  . 'replies stored twice %d, sent twice %d messages (%d parts), sim redeliveries %d, duplicates stored %d',
+		$name, $r->{started}, $r->{completed}, $r->{questions}, $r->{replies}, $r->{questions_lost},
+		$r->{replies_lost}, $r->{replies_twice}, $r->{sim_duplicates}, $r->{dups}, $r->{redeliveries},
+		$r->{inbox_dups}));
 }
 
 1;
