@@ -21,12 +21,16 @@
 --     stored too, with status 'duplicate' (the dialogue leaves it alone) and
 --     dedupe_key 'redelivery:<id of the reply it repeats>', whose unique index
 --     enforces "at most one"; it can itself be redelivered after a second loss.
---   * The dialogue: a candidate whose session already got a message first
---     sent AFTER the loss, and accepted, may have drawn the same text as a
---     genuine answer; that candidate absorbs nothing.  A next question sent
---     before the loss proves nothing (the SMSC may have read neither it nor
---     the resp), and a reply identical to the previous answer that arrives
---     before the next question went out cannot be an answer to it.
+--   * The dialogue: a candidate whose subscriber has since been sent a
+--     message the SMSC accepted may have drawn the same text as a genuine
+--     answer; that candidate absorbs nothing.  Accepted before the loss, the
+--     message also says the SMSC read the candidate's resp, written before
+--     it (the other connection of a transmitter_receiver bind is read as
+--     promptly); first sent after the loss, it is news to the subscriber.
+--     A message sent before the loss and accepted only after it (sent
+--     again) proves nothing: the SMSC may have read neither it nor the resp.
+--     A reply identical to the previous answer that arrives before the next
+--     question went out cannot be an answer to it.
 
 DROP FUNCTION nps.receive_part_from_smsc(text, text, text, integer, integer, integer, integer, bytea, timestamptz, timestamptz);
 DROP FUNCTION nps.receive_from_smsc(text, text, text, text, timestamptz, timestamptz);
@@ -51,8 +55,8 @@ BEGIN
           AND NOT EXISTS (
               SELECT FROM nps.outbox o
               WHERE o.msisdn = v_msisdn AND o.source_addr = p_short_code
-                AND o.queued_at >= c.stored_at AND o.sent_at > coalesce(k.lost_at, c.stored_at)
-                AND o.submitted_at IS NOT NULL)
+                AND o.queued_at >= c.stored_at AND o.submitted_at IS NOT NULL
+                AND (o.submitted_at <= k.lost_at OR o.sent_at > k.lost_at))
         ORDER BY c.id
         LIMIT 1;
         IF redelivery_of IS NOT NULL THEN
