@@ -1,6 +1,7 @@
 # The whole survey loop under SMSC faults, counted: no fault (the baseline),
 # the SMSC drops the connection mid-window, hangs longer than
 # response_timeout, throttles a storm of submits, reports its queue full.
+# The drop is repeated on a transmitter_receiver bind.
 # Each round: questions lost 0, replies lost 0, parts sent twice reported
 # and bounded (a message whose submit_sm was on the wire when the connection
 # went away is sent again: at most a window; throttled and queue-full
@@ -34,6 +35,26 @@ $r = NpsLoop::round($node, $sim, $log, visits => 150, seed => 62, fault => sub {
 	$sim->control('hang off');
 });
 NpsLoop::check($r, 'hang 4 s', max_dups => $window);
+
+# The drop again on a transmitter_receiver bind: the replies come on the
+# receiver connection, which carries none of our submit_sm, so only an
+# enquire_link there tells which deliver_sm_resp the SMSC has read.  The
+# change of bind_mode restarts the worker (start-up candidates from the
+# database), and back after the round.
+sub rebind
+{
+	my ($mode) = @_;
+	my $pid = $node->safe_psql('postgres', 'SELECT pid FROM nps.smsc_status');
+	$node->safe_psql('postgres', "UPDATE nps.smsc SET bind_mode = '$mode'");
+	ok(NpsTest::wait_for($node, "SELECT state = 'bound' AND pid <> $pid FROM nps.smsc_status", 30),
+		"$mode: the worker restarted and bound");
+}
+rebind('transmitter_receiver');
+$r = NpsLoop::round($node, $sim, $log, visits => 150, seed => 65, fault => sub {
+	like($sim->control('drop'), qr/^ok dropped 2/, 'drop (transmitter_receiver): both connections closed mid-window');
+});
+NpsLoop::check($r, 'drop tx/rx', max_dups => $window);
+rebind('transceiver');
 
 $r = NpsLoop::round($node, $sim, $log, visits => 150, seed => 63, settle_timeout => 180, fault => sub {
 	$sim->control('throttle 500');
