@@ -42,10 +42,11 @@ CREATE FUNCTION nps.receive_from_smsc(p_smsc text, p_msisdn text, p_short_code t
                                       OUT inbox_id bigint, OUT redelivery_of bigint)
 LANGUAGE plpgsql AS $$
 DECLARE
-    v_msisdn text := nps.reply_msisdn(p_msisdn);
+    v_msisdn text;
     v_body text := coalesce(p_body, '');
 BEGIN
     IF cardinality(p_candidates) > 0 THEN
+        v_msisdn := nps.reply_msisdn(p_msisdn);
         SELECT c.id INTO redelivery_of
         FROM unnest(p_candidates, p_lost_at) AS k(id, lost_at)
         JOIN nps.inbox c ON c.id = k.id
