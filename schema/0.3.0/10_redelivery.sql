@@ -137,6 +137,7 @@ $$;
 COMMENT ON FUNCTION nps.smsc_redelivery_candidates(text, timestamptz) IS
     'Worker start-up: the replies a stopped or crashed worker of the bind stored in its last minute whose deliver_sm_resp the SMSC may not have read (stored after the claim of the last message it answered); each may come once more';
 
+COMMENT ON COLUMN nps.inbox.dedupe_key IS 'Identity of an SMSC delivery, so a redelivered deliver_sm is recognised: redelivery:<id> on a duplicate row names the reply it repeats (unique: one redelivery per reply)';
 COMMENT ON COLUMN nps.smsc_status.duplicates IS 'Redelivered replies recognised: stored with status duplicate, not taken through the dialogue';
 
 REVOKE ALL ON FUNCTION nps.receive_from_smsc(text, text, text, text, timestamptz, bigint[], timestamptz[]),
