@@ -146,8 +146,13 @@ record_submitted(Datum name)
 	int			k = 0;
 	ListCell   *lc;
 
+	/* the parts of multi-part messages only: a single part is the message */
 	foreach(lc, W->done_ok)
-		nparts += ((OutMsg *) lfirst(lc))->nparts;
+	{
+		int			np = ((OutMsg *) lfirst(lc))->nparts;
+
+		nparts += np > 1 ? np : 0;
+	}
 	ids = palloc(sizeof(Datum) * nmsg);
 	parts = palloc(sizeof(Datum) * nmsg);
 	first = palloc(sizeof(Datum) * nmsg);
@@ -162,7 +167,7 @@ record_submitted(Datum name)
 		ids[i] = Int64GetDatum(m->id);
 		parts[i] = Int16GetDatum(m->nparts);
 		first[i] = CStringGetTextDatum(m->parts[0].message_id);
-		for (int j = 0; j < m->nparts; j++, k++)
+		for (int j = 0; j < m->nparts && m->nparts > 1; j++, k++)
 		{
 			pids[k] = Int64GetDatum(m->id);
 			pnos[k] = Int16GetDatum(m->parts[j].part_no);
