@@ -64,7 +64,10 @@ blast_rate=$(sed -n 's/.*rate=\([0-9.]*\).*/\1/p' <<<"$blast")
 stop_sim
 
 echo "== 2. nps: $COUNT queued outbox rows -> submit_sm -> receipt recorded (delivered)"
-start_sim --log "$NPS_WORK/submits.tsv"
+# NPS_BENCH_RECEIPT_DELAY_MS: the simulator holds each receipt that long
+# (a real SMSC's receipts come seconds after the submit_sm_resp; the sink's
+# at once), for nps only.
+start_sim --log "$NPS_WORK/submits.tsv" ${NPS_BENCH_RECEIPT_DELAY_MS:+--receipt-delay-ms "$NPS_BENCH_RECEIPT_DELAY_MS"}
 chown postgres: "$NPS_WORK/submits.tsv" 2>/dev/null || true
 psql -c "SET client_min_messages = warning; CREATE EXTENSION nps CASCADE"
 psql -c "INSERT INTO nps.smsc (name, port, system_id, window_size, enabled) VALUES ('bench', $SIM_PORT, 'nps', $WINDOW, false)"
@@ -107,6 +110,9 @@ if [ -n "${NPS_BENCH_STATEMENTS:-}" ]; then
                     rows, round((1000 * total_exec_time / $COUNT)::numeric, 1) AS us_per_msg,
                     left(regexp_replace(query, '\\s+', ' ', 'g'), 90) AS query
              FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 15"
+    sleep 1     # the worker reports its table statistics at most once a second
+    psql -c "SELECT relname, n_tup_ins, n_tup_upd, n_tup_hot_upd, pg_size_pretty(pg_relation_size(relid)) AS size
+             FROM pg_stat_user_tables WHERE schemaname = 'nps' AND relname IN ('outbox', 'outbox_part')"
 fi
 if [ -n "${PERF_PID:-}" ]; then
     wait "$PERF_PID" || true

@@ -21,8 +21,9 @@
 --   nps.outbox.message_id; nps.outbox_part holds the parts of multi-part
 --   messages only.
 -- * The worker's functions are PL/pgSQL (plans cached for the session)
---   with set-based statements: one UPDATE per batch joined to unnest() of
---   the arrays, each side found through an index ("= ANY" on the key).
+--   with set-based statements: one UPDATE per batch, its rows found by
+--   index probes (a join from unnest() of the arrays to the key, or
+--   "key = ANY (array)").
 
 DROP INDEX nps.outbox_queued;
 DROP INDEX nps.outbox_in_flight;
@@ -39,9 +40,12 @@ CREATE INDEX outbox_unsent ON nps.outbox (id) WHERE message_id IS NULL AND error
 -- skips a message while an earlier one of the same msisdn is still waiting.
 CREATE INDEX outbox_unsent_msisdn ON nps.outbox (msisdn, id) WHERE message_id IS NULL AND error_code IS NULL;
 CREATE INDEX outbox_message ON nps.outbox (message_id) WHERE message_id IS NOT NULL;
--- Room on each page for the HOT versions of a claim batch (the old and the
--- new version of every row of a page live until the claim commits).
-ALTER TABLE nps.outbox SET (fillfactor = 50);
+-- Room on each page for the HOT versions: a batch updates every row of a
+-- page in one transaction, so the old and the new version of each row
+-- (a few dozen bytes longer at each step) must fit together until the
+-- next access prunes the old ones.  At 50 a third of the receipts' updates
+-- found no room (bench/RESULTS-smpp.md).
+ALTER TABLE nps.outbox SET (fillfactor = 40);
 
 CREATE FUNCTION nps.outbox_requeue_reset() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -88,9 +92,13 @@ BEGIN
     SELECT c.id, c.msisdn, c.source_addr, c.body FROM c ORDER BY c.id;
 END $$;
 
-CREATE OR REPLACE FUNCTION nps.smsc_submitted(p_smsc text, p_ids bigint[], p_parts smallint[], p_first_msgids text[],
-                                              p_part_ids bigint[], p_part_nos smallint[], p_part_msgids text[],
-                                              p_check_pending boolean DEFAULT true)
+-- New arguments p_states / p_errors: a receipt that came in the same batch
+-- as its submit_sm_resp is recorded with it (one row version, not two).
+DROP FUNCTION nps.smsc_submitted(text, bigint[], smallint[], text[], bigint[], smallint[], text[], boolean);
+CREATE FUNCTION nps.smsc_submitted(p_smsc text, p_ids bigint[], p_parts smallint[], p_first_msgids text[],
+                                   p_part_ids bigint[], p_part_nos smallint[], p_part_msgids text[],
+                                   p_check_pending boolean DEFAULT true,
+                                   p_states text[] DEFAULT NULL, p_errors integer[] DEFAULT NULL)
 RETURNS integer LANGUAGE plpgsql AS $$
 DECLARE
     n integer;
@@ -101,9 +109,12 @@ BEGIN
     -- crash replaces the ids of its earlier parts.
     WITH s AS (
         UPDATE nps.outbox o
-        SET state = 'submitted', parts = m.parts, message_id = m.msgid, submitted_at = now()
-        FROM unnest(p_ids, p_parts, p_first_msgids) AS m(id, parts, msgid)
-        WHERE o.id = ANY (p_ids) AND o.id = m.id AND o.state = 'sending'
+        SET state = coalesce(m.final, 'submitted'), parts = m.parts, message_id = m.msgid,
+            submitted_at = now(), done_at = CASE WHEN m.final IS NOT NULL THEN now() END,
+            error_code = CASE WHEN m.final = 'failed' THEN nullif(m.err, 0) END,
+            error = CASE WHEN m.final = 'failed' THEN 'delivery receipt: not delivered' END
+        FROM unnest(p_ids, p_parts, p_first_msgids, p_states, p_errors) AS m(id, parts, msgid, final, err)
+        WHERE o.id = m.id AND o.state = 'sending' AND (m.final IS NULL OR m.parts = 1)
         RETURNING o.id, o.parts),
     p AS (
         INSERT INTO nps.outbox_part (outbox_id, part_no, smsc_name, message_id)
@@ -119,8 +130,10 @@ BEGIN
     END IF;
     RETURN n;
 END $$;
-COMMENT ON FUNCTION nps.smsc_submitted(text, bigint[], smallint[], text[], bigint[], smallint[], text[], boolean) IS
-    'Worker: records accepted messages (sending -> submitted) with the message id of the first part, and the id of every part of multi-part messages';
+COMMENT ON FUNCTION nps.smsc_submitted(text, bigint[], smallint[], text[], bigint[], smallint[], text[], boolean, text[], integer[]) IS
+    'Worker: records accepted messages (sending -> submitted) with the message id of the first part and the id of every part of multi-part messages; a single-part message whose receipt came with its submit_sm_resp (p_states delivered or failed, p_errors its err: code) goes straight to that state';
+REVOKE ALL ON FUNCTION nps.smsc_submitted(text, bigint[], smallint[], text[], bigint[], smallint[], text[], boolean, text[], integer[])
+    FROM PUBLIC;
 
 CREATE OR REPLACE FUNCTION nps.smsc_recover(p_smsc text)
 RETURNS integer LANGUAGE plpgsql AS $$
@@ -163,16 +176,27 @@ DECLARE
     failed_ids bigint[];
     failed_codes integer[];
 BEGIN
+    -- Delivered and failed apart, each "message_id = ANY (ids)": probes of
+    -- outbox_message whatever the statistics say, and no join whose inner
+    -- side would be rescanned for every row.
     WITH u AS (
-        UPDATE nps.outbox o
-        SET state = r.state, done_at = p_at,
-            error_code = CASE WHEN r.state = 'failed' THEN nullif(r.err, 0) END,
-            error = CASE WHEN r.state = 'failed' THEN 'delivery receipt: not delivered' END
-        FROM unnest(p_ids, p_states, p_errors) AS r(msgid, state, err)
-        WHERE o.message_id = ANY (p_ids) AND o.message_id = r.msgid AND o.smsc_name = p_smsc
-          AND o.parts = 1 AND o.state = 'submitted'
-        RETURNING r.msgid)
-    SELECT array_agg(u.msgid) INTO matched FROM u;
+        UPDATE nps.outbox o SET state = 'delivered', done_at = p_at
+        WHERE o.message_id = ANY (ARRAY(SELECT p_ids[k] FROM generate_subscripts(p_ids, 1) k
+                                        WHERE p_states[k] = 'delivered'))
+          AND o.smsc_name = p_smsc AND o.parts = 1 AND o.state = 'submitted'
+        RETURNING o.message_id)
+    SELECT array_agg(u.message_id) INTO matched FROM u;
+    IF 'failed' = ANY (p_states) THEN
+        WITH u AS (
+            UPDATE nps.outbox o
+            SET state = 'failed', done_at = p_at, error = 'delivery receipt: not delivered',
+                error_code = nullif(p_errors[array_position(p_ids, o.message_id)], 0)
+            WHERE o.message_id = ANY (ARRAY(SELECT p_ids[k] FROM generate_subscripts(p_ids, 1) k
+                                            WHERE p_states[k] = 'failed'))
+              AND o.smsc_name = p_smsc AND o.parts = 1 AND o.state = 'submitted'
+            RETURNING o.message_id)
+        SELECT matched || array_agg(u.message_id) INTO matched FROM u;
+    END IF;
     SELECT array_agg(k) INTO rest FROM generate_subscripts(p_ids, 1) k
     WHERE NOT p_ids[k] = ANY (coalesce(matched, '{}'));
     IF rest IS NULL THEN
@@ -181,12 +205,12 @@ BEGIN
 
     WITH u AS (
         UPDATE nps.outbox_part p
-        SET state = r.state, error_code = nullif(r.err, 0), done_at = p_at
-        FROM unnest(p_ids, p_states, p_errors) AS r(msgid, state, err)
-        WHERE p.message_id = ANY (p_ids) AND p.message_id = r.msgid AND p.smsc_name = p_smsc
-          AND NOT r.msgid = ANY (coalesce(matched, '{}'))
-        RETURNING p.outbox_id, r.msgid)
-    SELECT array_agg(u.outbox_id), array_agg(u.msgid) INTO touched, part_hits FROM u;
+        SET state = p_states[array_position(p_ids, p.message_id)], done_at = p_at,
+            error_code = nullif(p_errors[array_position(p_ids, p.message_id)], 0)
+        WHERE p.message_id = ANY (ARRAY(SELECT p_ids[k] FROM unnest(rest) k))
+          AND p.smsc_name = p_smsc
+        RETURNING p.outbox_id, p.message_id)
+    SELECT array_agg(u.outbox_id), array_agg(u.message_id) INTO touched, part_hits FROM u;
 
     FOREACH i IN ARRAY rest LOOP
         CONTINUE WHEN p_ids[i] = ANY (coalesce(part_hits, '{}'));
