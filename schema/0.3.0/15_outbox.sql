@@ -113,8 +113,11 @@ BEGIN
             submitted_at = now(), done_at = CASE WHEN m.final IS NOT NULL THEN now() END,
             error_code = CASE WHEN m.final = 'failed' THEN nullif(m.err, 0) END,
             error = CASE WHEN m.final = 'failed' THEN 'delivery receipt: not delivered' END
-        FROM unnest(p_ids, p_parts, p_first_msgids, p_states, p_errors) AS m(id, parts, msgid, final, err)
-        WHERE o.id = m.id AND o.state = 'sending' AND (m.final IS NULL OR m.parts = 1)
+        FROM (SELECT u.id, u.parts, u.msgid, u.err,
+                     -- a multi-part message waits for the receipts of all its parts
+                     CASE WHEN u.parts = 1 THEN u.final END AS final
+              FROM unnest(p_ids, p_parts, p_first_msgids, p_states, p_errors) AS u(id, parts, msgid, final, err)) m
+        WHERE o.id = m.id AND o.state = 'sending'
         RETURNING o.id, o.parts),
     p AS (
         INSERT INTO nps.outbox_part (outbox_id, part_no, smsc_name, message_id)
