@@ -65,9 +65,13 @@ COMMENT ON COLUMN nps.outbox.message_id IS 'SMSC message id (of the first part; 
 -- ---------------------------------------------------------------------------
 -- Sending.
 
+-- jit = off: the planner cannot tell how many queued rows pass the
+-- per-subscriber test, so it prices the claim of a few hundred rows of a
+-- long queue above jit_inline_above_cost, and compiling took 0.7 s per
+-- call (measured on 100,000 queued rows) for a query that runs in a few ms.
 CREATE OR REPLACE FUNCTION nps.smsc_claim(p_smsc text, p_limit integer, p_after bigint DEFAULT 0)
 RETURNS TABLE (id bigint, msisdn text, source_addr text, body text)
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET jit = off AS $$
 #variable_conflict use_column
 BEGIN
     -- = ANY (ARRAY(...)): the rows are found by primary key, never by a scan
