@@ -33,11 +33,16 @@ cleanup() {
 }
 trap cleanup EXIT
 
-nps_start_cluster "$PORT" <<'CONF'
-track_commit_timestamp = on
-max_wal_size = 4GB
-log_min_messages = warning
-CONF
+# NPS_BENCH_STATEMENTS=1: also report the worker's statements from
+# pg_stat_statements (nested ones too) after part 2.
+bench_conf() {
+    printf '%s\n' "track_commit_timestamp = on" "max_wal_size = 4GB" "log_min_messages = warning"
+    if [ -n "${NPS_BENCH_STATEMENTS:-}" ]; then
+        printf '%s\n' "shared_preload_libraries = 'pg_cron,nps,pg_stat_statements'" \
+            "pg_stat_statements.track = all" "pg_stat_statements.track_planning = on" "pg_stat_statements.max = 1000"
+    fi
+}
+nps_start_cluster "$PORT" < <(bench_conf)
 psql() { as_postgres "$NPS_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -h "$NPS_WORK" -p "$PORT" -U postgres -d postgres "$@"; }
 
 start_sim() {
@@ -59,7 +64,10 @@ blast_rate=$(sed -n 's/.*rate=\([0-9.]*\).*/\1/p' <<<"$blast")
 stop_sim
 
 echo "== 2. nps: $COUNT queued outbox rows -> submit_sm -> receipt recorded (delivered)"
-start_sim --log "$NPS_WORK/submits.tsv"
+# NPS_BENCH_RECEIPT_DELAY_MS: the simulator holds each receipt that long
+# (a real SMSC's receipts come seconds after the submit_sm_resp; the sink's
+# at once), for nps only.
+start_sim --log "$NPS_WORK/submits.tsv" ${NPS_BENCH_RECEIPT_DELAY_MS:+--receipt-delay-ms "$NPS_BENCH_RECEIPT_DELAY_MS"}
 chown postgres: "$NPS_WORK/submits.tsv" 2>/dev/null || true
 psql -c "SET client_min_messages = warning; CREATE EXTENSION nps CASCADE"
 psql -c "INSERT INTO nps.smsc (name, port, system_id, window_size, enabled) VALUES ('bench', $SIM_PORT, 'nps', $WINDOW, false)"
@@ -79,7 +87,11 @@ if command -v perf >/dev/null && [ -n "$worker_pid" ]; then
     perf record -F 499 -g -p "$worker_pid" -o "$NPS_WORK/perf.data" -- sleep 5 >/dev/null 2>&1 &
     PERF_PID=$!
 fi
-while [ "$(psql -At -c "SELECT count(*) FROM nps.outbox WHERE state = 'delivered'")" -lt "$COUNT" ]; do
+# Wait on the worker's counter (shared memory: a count over the outbox every
+# half second would take a good share of the CPU the worker is measured on),
+# then on the rows themselves.
+while [ "$(psql -At -c "SELECT delivered FROM nps.smsc_status")" -lt "$COUNT" ] ||
+      [ "$(psql -At -c "SELECT count(*) FROM nps.outbox WHERE state = 'delivered'")" -lt "$COUNT" ]; do
     sleep 0.5
     if [ "$(echo "$(date +%s.%N) - $start > 600" | bc)" = 1 ]; then echo "timed out"; break; fi
 done
@@ -91,6 +103,17 @@ nps_rate=$(psql -At -c "SELECT round(count(*) / extract(epoch FROM max(done_at) 
          FROM nps.outbox WHERE state = 'delivered'")
 echo "nps / ceiling = $(echo "scale=3; $nps_rate / $blast_rate" | bc)"
 psql -c "SELECT name, submitted, acknowledged, delivered, throttled, failed, requeued FROM nps.smsc_status"
+if [ -n "${NPS_BENCH_STATEMENTS:-}" ]; then
+    echo "== the worker's statements (pg_stat_statements, whole run, nested included)"
+    psql -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements"
+    psql -c "SELECT calls, round(total_exec_time::numeric) AS exec_ms, round(total_plan_time::numeric) AS plan_ms,
+                    rows, round((1000 * total_exec_time / $COUNT)::numeric, 1) AS us_per_msg,
+                    left(regexp_replace(query, '\\s+', ' ', 'g'), 90) AS query
+             FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 15"
+    sleep 1     # the worker reports its table statistics at most once a second
+    psql -c "SELECT relname, n_tup_ins, n_tup_upd, n_tup_hot_upd, pg_size_pretty(pg_relation_size(relid)) AS size
+             FROM pg_stat_user_tables WHERE schemaname = 'nps' AND relname IN ('outbox', 'outbox_part')"
+fi
 if [ -n "${PERF_PID:-}" ]; then
     wait "$PERF_PID" || true
     echo "== where the worker's time goes (perf, 5 s of the run, self time)"

@@ -113,6 +113,7 @@ struct OutMsg
 	bool		releasing;		/* collected by sender_release_unsent */
 	uint32		error_code;
 	OutPart    *parts;
+	struct StoredReceipt *receipt;	/* came in the same batch as the resp */
 };
 
 /* A reply (or one part of a concatenated reply) to store */
@@ -137,6 +138,7 @@ typedef struct StoredReceipt
 	int			error_code;
 	TimestampTz received_at;
 	int			resp;
+	bool		merged;			/* recorded with its message's submit result */
 } StoredReceipt;
 
 /* Receipt / MO results waiting for the next store transaction */

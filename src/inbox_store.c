@@ -223,13 +223,14 @@ store_one_mo(void *arg)
 	redelivery_stored(resp->conn, resp->conn_generation, id);
 }
 
+/* Receipts not already recorded with their message (outbox_store.c). */
 static void
 store_receipts(void *arg)
 {
-	int			n = list_length(W->receipts);
-	Datum	   *ids = palloc(sizeof(Datum) * n);
-	Datum	   *states = palloc(sizeof(Datum) * n);
-	Datum	   *errors = palloc(sizeof(Datum) * n);
+	int			n = 0;
+	Datum	   *ids = palloc(sizeof(Datum) * list_length(W->receipts));
+	Datum	   *states = palloc(sizeof(Datum) * list_length(W->receipts));
+	Datum	   *errors = palloc(sizeof(Datum) * list_length(W->receipts));
 	Datum		values[4];
 	int			rc;
 	ListCell   *lc;
@@ -237,12 +238,15 @@ store_receipts(void *arg)
 	foreach(lc, W->receipts)
 	{
 		StoredReceipt *r = lfirst(lc);
-		int			i = foreach_current_index(lc);
 
-		ids[i] = CStringGetTextDatum(r->message_id);
-		states[i] = CStringGetTextDatum(r->delivered ? "delivered" : "failed");
-		errors[i] = Int32GetDatum(r->error_code);
+		if (r->merged)
+			continue;
+		ids[n] = CStringGetTextDatum(r->message_id);
+		states[n] = CStringGetTextDatum(r->delivered ? "delivered" : "failed");
+		errors[n++] = Int32GetDatum(r->error_code);
 	}
+	if (n == 0)
+		return;
 	values[0] = CStringGetTextDatum(W->cfg.name);
 	values[1] = PointerGetDatum(construct_array(ids, n, TEXTOID, -1, false, TYPALIGN_INT));
 	values[2] = PointerGetDatum(construct_array(states, n, TEXTOID, -1, false, TYPALIGN_INT));

@@ -105,12 +105,13 @@ store_load_config(const char *name)
 	{
 		Oid			claim[] = {TEXTOID, INT4OID, INT8OID};
 		Oid			submitted[] = {TEXTOID, INT8ARRAYOID, INT2ARRAYOID, TEXTARRAYOID,
-		INT8ARRAYOID, INT2ARRAYOID, TEXTARRAYOID};
+			INT8ARRAYOID, INT2ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID};
 		Oid			failed[] = {TEXTOID, INT8ARRAYOID, INT4ARRAYOID, TEXTARRAYOID};
 		Oid			requeue[] = {TEXTOID, INT8ARRAYOID};
 
 		plan_claim = prepare("SELECT id, msisdn, source_addr, body FROM nps.smsc_claim($1, $2, $3)", 3, claim);
-		plan_submitted = prepare("SELECT nps.smsc_submitted($1, $2, $3, $4, $5, $6, $7)", 7, submitted);
+		plan_submitted = prepare("SELECT nps.smsc_submitted($1, $2, $3, $4, $5, $6, $7, true, $8, $9)",
+								 9, submitted);
 		plan_failed = prepare("SELECT nps.smsc_failed($1, $2, $3, $4)", 4, failed);
 		plan_requeue = prepare("SELECT nps.smsc_requeue($1, $2)", 2, requeue);
 	}
@@ -131,6 +132,56 @@ exec_plan(SPIPlanPtr plan, Datum *values)
 		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
 }
 
+/*
+ * Receipts that arrived in the same batch as their message's
+ * submit_sm_resp (an SMSC that answers at once, like the simulator's sink)
+ * are recorded with it: one row version (sending -> delivered) instead of
+ * two in one transaction, where the second finds no room for a HOT update
+ * beside the first.  Single-part messages, the id exactly as given; the
+ * others take the usual way (smsc_receipts, after the submit is recorded).
+ */
+static void
+merge_receipts(void)
+{
+	HASHCTL		ctl;
+	HTAB	   *byid;
+	ListCell   *lc;
+	typedef struct
+	{
+		char		message_id[SMPP_MSGID_MAX + 1];
+		OutMsg	   *msg;
+	}			ById;
+
+	if (W->receipts == NIL)
+		return;
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = SMPP_MSGID_MAX + 1;
+	ctl.entrysize = sizeof(ById);
+	ctl.hcxt = CurrentMemoryContext;
+	byid = hash_create("nps receipts to merge", list_length(W->done_ok), &ctl,
+					   HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	foreach(lc, W->done_ok)
+	{
+		OutMsg	   *m = lfirst(lc);
+		bool		found;
+
+		if (m->nparts == 1 && m->parts[0].message_id[0] != '\0')
+			((ById *) hash_search(byid, m->parts[0].message_id, HASH_ENTER, &found))->msg = m;
+	}
+	foreach(lc, W->receipts)
+	{
+		StoredReceipt *r = lfirst(lc);
+		ById	   *e = hash_search(byid, r->message_id, HASH_FIND, NULL);
+
+		if (e != NULL && e->msg->receipt == NULL)
+		{
+			e->msg->receipt = r;
+			r->merged = true;
+		}
+	}
+	hash_destroy(byid);
+}
+
 static void
 record_submitted(Datum name)
 {
@@ -141,16 +192,29 @@ record_submitted(Datum name)
 			   *first,
 			   *pids,
 			   *pnos,
-			   *pmsgids;
-	Datum		values[7];
+			   *pmsgids,
+			   *finals,
+			   *errs;
+	bool	   *nofinal;
+	Datum		values[9];
 	int			k = 0;
 	ListCell   *lc;
 
+	merge_receipts();
+
+	/* the parts of multi-part messages only: a single part is the message */
 	foreach(lc, W->done_ok)
-		nparts += ((OutMsg *) lfirst(lc))->nparts;
+	{
+		int			np = ((OutMsg *) lfirst(lc))->nparts;
+
+		nparts += np > 1 ? np : 0;
+	}
 	ids = palloc(sizeof(Datum) * nmsg);
 	parts = palloc(sizeof(Datum) * nmsg);
 	first = palloc(sizeof(Datum) * nmsg);
+	finals = palloc(sizeof(Datum) * nmsg);
+	errs = palloc(sizeof(Datum) * nmsg);
+	nofinal = palloc(sizeof(bool) * nmsg);
 	pids = palloc(sizeof(Datum) * nparts);
 	pnos = palloc(sizeof(Datum) * nparts);
 	pmsgids = palloc(sizeof(Datum) * nparts);
@@ -162,7 +226,11 @@ record_submitted(Datum name)
 		ids[i] = Int64GetDatum(m->id);
 		parts[i] = Int16GetDatum(m->nparts);
 		first[i] = CStringGetTextDatum(m->parts[0].message_id);
-		for (int j = 0; j < m->nparts; j++, k++)
+		nofinal[i] = m->receipt == NULL;
+		finals[i] = nofinal[i] ? (Datum) 0 :
+			CStringGetTextDatum(m->receipt->delivered ? "delivered" : "failed");
+		errs[i] = Int32GetDatum(nofinal[i] ? 0 : m->receipt->error_code);
+		for (int j = 0; j < m->nparts && m->nparts > 1; j++, k++)
 		{
 			pids[k] = Int64GetDatum(m->id);
 			pnos[k] = Int16GetDatum(m->parts[j].part_no);
@@ -176,6 +244,14 @@ record_submitted(Datum name)
 	values[4] = PointerGetDatum(construct_array(pids, nparts, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 	values[5] = PointerGetDatum(construct_array(pnos, nparts, INT2OID, 2, true, TYPALIGN_SHORT));
 	values[6] = PointerGetDatum(construct_array(pmsgids, nparts, TEXTOID, -1, false, TYPALIGN_INT));
+	{
+		int			dims[1] = {nmsg};
+		int			lbs[1] = {1};
+
+		values[7] = PointerGetDatum(construct_md_array(finals, nofinal, 1, dims, lbs, TEXTOID, -1, false,
+													   TYPALIGN_INT));
+	}
+	values[8] = PointerGetDatum(construct_array(errs, nmsg, INT4OID, 4, true, TYPALIGN_INT));
 	exec_plan(plan_submitted, values);
 }
 

@@ -120,6 +120,7 @@ on_receipt(SmppConn *c, const smpp_header *h, const nps_mo *mo)
 	strlcpy(sr->message_id, id, sizeof(sr->message_id));
 	sr->delivered = (state == STATE_DELIVERED);
 	sr->error_code = err;
+	sr->merged = false;
 	sr->received_at = GetCurrentTimestamp();
 	sr->resp = worker_queue_resp(c, h->command_id | SMPP_RESP_BIT, h->sequence_number, SMPP_ST_OK);
 	W->receipts = lappend(W->receipts, sr);
