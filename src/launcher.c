@@ -62,6 +62,7 @@ typedef struct RunningBind
 	int			slot;
 	BackgroundWorkerHandle *handle; /* NULL when no worker */
 	bool		stopping;
+	bool		recover_pending;	/* its worker stopped, rows not requeued yet */
 	TimestampTz start_after;
 } RunningBind;
 
@@ -160,6 +161,7 @@ recover_bind(RunningBind *r)
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
+	r->recover_pending = false;
 	if (n > 0)
 		nps_count(&nps_shared->binds[r->slot], NPS_C_REQUEUED, (uint64) n);
 }
@@ -264,8 +266,11 @@ reconcile(const WantedBind *wanted, int n, bool sending_allowed)
 			if (!r->stopping)
 				r->start_after = TimestampTzPlusMilliseconds(now, RESTART_DELAY_MS);
 			r->stopping = false;
-			recover_bind(r);
+			r->recover_pending = true;
 		}
+		/* retried on each pass until it could be written */
+		if (r->recover_pending)
+			recover_bind(r);
 		if (w == NULL)
 		{
 			nps_slot_release(r->slot);

@@ -28,7 +28,7 @@
 #include "nps_worker.h"
 
 #define RETRY_MIN_MS	100		/* first retry after a failure, doubling */
-#define RETRY_MAX_MS	5000
+#define RETRY_MAX_MS	2000		/* a failed try costs one empty transaction */
 
 /* The current episode of failures */
 static int	failures;			/* in a row */
