@@ -4,10 +4,9 @@
 # a single message on the wire and the queue fills behind it (the claim goes
 # on during a pause, so the next window is full).  Each bound is the sum of
 # the pauses the storm needs at window_size refusals per pause, plus a
-# slack for the round trips.
+# slack for the round trips (NpsTest::storm_bound).
 use strict;
 use warnings;
-use List::Util qw(min);
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use POSIX qw(ceil);
@@ -22,17 +21,6 @@ my $node = NpsTest::node('throttle_storm');
 NpsTest::add_bind($node, 'main', $sim->port, window_size => $window);
 ok(NpsTest::wait_for($node, "SELECT state = 'bound' FROM nps.smsc_status", 20), 'bound');
 
-# Seconds of the pauses number $from .. $from + $n - 1 of a storm.
-sub pauses
-{
-	my ($from, $n) = @_;
-	my $ms = 0;
-	$ms += min(100 * 2**$_, 5000) for $from .. $from + $n - 1;
-	return $ms / 1000;
-}
-
-sub slack { my ($n) = @_; return 2 + 0.2 * $n; }
-
 sub throttled { my %s = $sim->stats; return $s{throttled}; }
 
 sub accepted
@@ -42,7 +30,7 @@ sub accepted
 		"SELECT count(*) FROM nps.outbox WHERE body = '$body' AND state IN ('submitted', 'delivered')");
 }
 
-# Full windows: 60 messages queued, 40 refusals = 4 windows = 4 pauses.
+# Full windows: 60 messages queued, 40 refusals = 4 refused windows.
 my $storm = 40;
 my $t0_throttled = throttled();
 $sim->control("throttle $storm");
@@ -57,9 +45,10 @@ ok(NpsTest::wait_for($node,
 my $took = time - $t0;
 is(throttled() - $t0_throttled, $storm, "$storm throttled responses");
 my $n = ceil($storm / $window);
-my $bound = pauses(0, $n) + slack($n);
+# the refused windows, then the accepted one
+my $bound = NpsTest::storm_bound(0, $n + 1);
 cmp_ok($took, '<=', $bound,
-	sprintf('%d refusals in windows of %d drained in %.1f s <= %.1f s (%d pauses)', $storm, $window, $took, $bound, $n));
+	sprintf('%d refusals in windows of %d drained in %.1f s <= %.1f s (%d windows)', $storm, $window, $took, $bound, $n));
 ok(NpsTest::wait_for($node,
 	"SELECT count(*) = 5 FROM nps.outbox WHERE body LIKE 'storm _' AND state IN ('submitted', 'delivered')", 60),
 	'and the 5 to one subscriber');
@@ -88,9 +77,9 @@ is(throttled() - $t0_throttled, $storm, "$storm throttled responses");
 # alone, each refusal was a pause: at most $after pauses before, at most one
 # more window with the lone message alone, then full windows
 $n = 1 + ceil(($storm - $before) / $window);
-$bound = pauses($after, $n) + slack($n);
+$bound = NpsTest::storm_bound($after, $n + 1);
 cmp_ok($took, '<=', $bound,
-	sprintf('%d refusals left after %d of a lone message drained in %.1f s <= %.1f s (%d pauses)',
+	sprintf('%d refusals left after %d of a lone message drained in %.1f s <= %.1f s (%d windows)',
 		$storm - $before, $before, $took, $bound, $n));
 
 $node->stop;
