@@ -345,14 +345,8 @@ launcher_pass(WantedBind *wanted)
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
+		ErrorData  *edata = nps_abort_after_error(cxt);
 
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		AbortCurrentTransaction();
-		MemoryContextSwitchTo(cxt);
-		pgstat_report_activity(STATE_IDLE, NULL);
 		if (strcmp(logged, edata->message) != 0)
 		{
 			strlcpy(logged, edata->message, sizeof(logged));

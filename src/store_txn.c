@@ -137,6 +137,27 @@ note_success(void)
 	W->store_retry_at = 0;
 }
 
+/*
+ * In a PG_CATCH of a background worker's loop: the error caught, copied
+ * into cxt (returned, to FreeErrorData), and its transaction rolled back;
+ * the process goes on as if between two transactions.
+ */
+ErrorData *
+nps_abort_after_error(MemoryContext cxt)
+{
+	ErrorData  *edata;
+
+	/* the error data lives in ErrorContext: copy it out before the reset */
+	MemoryContextSwitchTo(cxt);
+	edata = CopyErrorData();
+	FlushErrorState();
+	/* releases locks, buffers, SPI, snapshots, the transaction's memory */
+	AbortCurrentTransaction();
+	MemoryContextSwitchTo(cxt);
+	pgstat_report_activity(STATE_IDLE, NULL);
+	return edata;
+}
+
 /* One store transaction; false when it failed (rolled back, noted). */
 static bool
 run_transaction(int claim_limit)
@@ -165,15 +186,8 @@ run_transaction(int claim_limit)
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
+		ErrorData  *edata = nps_abort_after_error(cxt);
 
-		/* the error data lives in ErrorContext: copy it out before the reset */
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		/* releases locks, buffers, SPI, snapshots, the transaction's memory */
-		AbortCurrentTransaction();
-		MemoryContextSwitchTo(cxt);
 		note_failure(edata);
 		FreeErrorData(edata);
 	}
