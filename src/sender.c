@@ -19,10 +19,9 @@
  * after the last pause and accepted ends the storm: the next pause is short
  * again, and so is the current one if refusals of that same window began
  * it (the SMSC is at its limit, not refusing everything).  Claims go on
- * during a pause,
- * so that the window after it is full: otherwise only the few parts that
- * were on the wire when a storm began would probe the SMSC, one small
- * window per pause, while the queue waited behind them.
+ * during a pause, so that the window after it is full: otherwise only the
+ * few parts that were on the wire when a storm began would probe the SMSC,
+ * one small window per pause, while the queue waited behind them.
  */
 #include "postgres.h"
 
@@ -531,8 +530,8 @@ sender_wait_ms(TimestampTz now)
 	TimestampTz next = 0;
 	bool		work = (W->sendq_len > 0 || W->retryq_len > 0) && W->store_retry_at == 0;
 
-	if (W->paused_until != 0)
-		next = W->paused_until; /* to send, or at least to say "bound" again */
+	if (W->paused_until != 0 && work)
+		next = W->paused_until;
 	else if (work && W->cfg.max_parts_per_second > 0 && W->inflight_len < W->cfg.window_size &&
 			 W->tokens < 1.0)
 		next = TimestampTzPlusMilliseconds(now, (int) ((1.0 - W->tokens) * 1000.0 /
