@@ -24,6 +24,9 @@ extern PGDLLEXPORT void nps_worker_main(Datum main_arg);
 
 extern void nps_register_launcher(void);
 
+/* After an ERROR caught in a background worker's loop (src/store_txn.c). */
+extern ErrorData *nps_abort_after_error(MemoryContext cxt);
+
 /* ---- shared memory (src/shmem.c) ---------------------------------------- */
 
 #define NPS_MAX_BINDS		32

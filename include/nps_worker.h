@@ -91,6 +91,7 @@ typedef struct OutPart
 	int			pdu_len;
 	uint32		seq;			/* 0 while not on the wire */
 	uint64		ordinal;		/* send order, so retries keep it */
+	TimestampTz sent_at;		/* last put on the wire */
 	TimestampTz deadline;
 	char		message_id[SMPP_MSGID_MAX + 1];
 	bool		accepted;
@@ -175,13 +176,16 @@ typedef struct Worker
 	dlist_head	sendq;			/* parts claimed, not sent yet */
 	int			sendq_len;
 	dlist_head	retryq;			/* throttled parts, in ordinal order */
+	int			retryq_len;
 	dlist_head	inflight;		/* sent, by deadline (= send order) */
 	int			inflight_len;
 	HTAB	   *window;			/* seq -> OutPart */
 	double		tokens;			/* rate limit bucket, parts */
 	TimestampTz tokens_at;
 	TimestampTz paused_until;	/* after ESME_RTHROTTLED / ESME_RMSGQFUL */
-	int			throttle_streak;
+	TimestampTz pause_from;		/* when the last pause began */
+	TimestampTz pause_lifted;	/* when the last pause ended */
+	int			throttle_streak;	/* pauses since a part was accepted */
 	bool		outbox_maybe;	/* a claim may find rows */
 	int64		claim_after;	/* claim ids above this (0: from the start) */
 	TimestampTz next_poll;		/* claim anyway then (not_before rows) */
@@ -198,6 +202,8 @@ typedef struct Worker
 	int			nresps;
 	int			resps_cap;
 	MemoryContext batch_cxt;
+	List	   *claimed;		/* OutMsg * claimed by the open transaction */
+	TimestampTz store_retry_at; /* the last one failed: retry then (else 0) */
 } Worker;
 
 extern Worker *W;
@@ -232,6 +238,7 @@ extern bool sender_on_nack(uint32 seq, uint32 status);
 extern void sender_check_timeouts(TimestampTz now);
 extern void sender_connection_lost(void);
 extern void sender_release_unsent(void);
+extern void sender_unclaim(void);
 extern int	sender_claim_wanted(void);
 extern long sender_wait_ms(TimestampTz now);
 extern bool sender_idle(void);
@@ -242,6 +249,9 @@ extern int	receipt_id_candidates(const char *id, char cands[][SMPP_MSGID_MAX + 1
 
 /* outbox_store.c */
 extern void store_load_config(const char *name);
+extern void store_record_and_claim(int claim_limit);
+
+/* store_txn.c */
 extern void store_flush(int claim_limit);
 
 /* inbox_store.c */

@@ -12,6 +12,10 @@
  * Before a worker starts, messages its bind left in 'sending' (a crash, a
  * stop) are queued again: the launcher is the one place that knows no
  * worker of that bind runs.
+ *
+ * A pass that fails (the database read-only: the requeue cannot be written)
+ * is rolled back and retried with back-off; the launcher does not exit, and
+ * a bind whose rows could not be queued again is not started until they are.
  */
 #include "postgres.h"
 
@@ -39,6 +43,7 @@
 #define IDLE_POLL_MS	10000L	/* safety net: the trigger wakes us */
 #define BUSY_POLL_MS	250L	/* while waiting for the extension or a stop */
 #define RESTART_DELAY_MS 1000	/* after a worker died */
+#define FAILED_POLL_MAX_MS 10000L	/* back-off after failed passes */
 
 /* A bind as the launcher sees it in nps.smsc */
 typedef struct WantedBind
@@ -57,6 +62,7 @@ typedef struct RunningBind
 	int			slot;
 	BackgroundWorkerHandle *handle; /* NULL when no worker */
 	bool		stopping;
+	bool		recover_pending;	/* its worker stopped, rows not requeued yet */
 	TimestampTz start_after;
 } RunningBind;
 
@@ -155,6 +161,7 @@ recover_bind(RunningBind *r)
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
+	r->recover_pending = false;
 	if (n > 0)
 		nps_count(&nps_shared->binds[r->slot], NPS_C_REQUEUED, (uint64) n);
 }
@@ -259,8 +266,11 @@ reconcile(const WantedBind *wanted, int n, bool sending_allowed)
 			if (!r->stopping)
 				r->start_after = TimestampTzPlusMilliseconds(now, RESTART_DELAY_MS);
 			r->stopping = false;
-			recover_bind(r);
+			r->recover_pending = true;
 		}
+		/* retried on each pass until it could be written */
+		if (r->recover_pending)
+			recover_bind(r);
 		if (w == NULL)
 		{
 			nps_slot_release(r->slot);
@@ -308,6 +318,52 @@ reconcile(const WantedBind *wanted, int n, bool sending_allowed)
 	return busy;
 }
 
+/*
+ * One pass (read nps.smsc, reconcile); returns the time to wait before the
+ * next.  An error is caught and logged once per different message: the
+ * pass is retried after a back-off.
+ */
+static long
+launcher_pass(WantedBind *wanted)
+{
+	static int	failures = 0;
+	static char logged[NPS_ERROR_LEN];
+	MemoryContext cxt = CurrentMemoryContext;
+	volatile long timeout = BUSY_POLL_MS;
+
+	PG_TRY();
+	{
+		int			n = read_binds(wanted);
+
+		if (n >= 0)
+			timeout = reconcile(wanted, n, nps_enabled && !RecoveryInProgress())
+				? BUSY_POLL_MS : IDLE_POLL_MS;
+		if (failures > 0)
+			ereport(LOG, (errmsg("nps launcher: working again after %d failed passes", failures)));
+		failures = 0;
+		logged[0] = '\0';
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata = nps_abort_after_error(cxt);
+
+		if (strcmp(logged, edata->message) != 0)
+		{
+			strlcpy(logged, edata->message, sizeof(logged));
+			ereport(LOG,
+					(errcode(edata->sqlerrcode),
+					 errmsg("nps launcher: %s", edata->message),
+					 errdetail("Retrying with back-off up to %ld ms; binds whose messages left in sending could not be queued again wait.",
+							   FAILED_POLL_MAX_MS)));
+		}
+		FreeErrorData(edata);
+		timeout = Min(BUSY_POLL_MS << Min(failures, 8), FAILED_POLL_MAX_MS);
+		failures++;
+	}
+	PG_END_TRY();
+	return timeout;
+}
+
 void
 nps_launcher_main(Datum main_arg)
 {
@@ -327,7 +383,6 @@ nps_launcher_main(Datum main_arg)
 
 	while (!ShutdownRequestPending)
 	{
-		int			n;
 		long		timeout;
 
 		if (ConfigReloadPending)
@@ -335,12 +390,8 @@ nps_launcher_main(Datum main_arg)
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
 		}
-		n = read_binds(wanted);
-		if (n < 0)
-			timeout = BUSY_POLL_MS; /* waiting for CREATE EXTENSION */
-		else
-			timeout = reconcile(wanted, n, nps_enabled && !RecoveryInProgress())
-				? BUSY_POLL_MS : IDLE_POLL_MS;
+		/* BUSY_POLL_MS also while waiting for CREATE EXTENSION */
+		timeout = launcher_pass(wanted);
 
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 timeout, PG_WAIT_EXTENSION);

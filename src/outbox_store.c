@@ -1,10 +1,10 @@
 /*
- * outbox_store.c: the worker's transactions.  Each turn of the worker loop
- * runs at most one short transaction that records what the wire said since
- * the last turn (accepted, refused and requeued messages, receipts and
- * replies) and claims the next messages, then commits; only after the
- * commit are the deliver_sm_resp sent.  No transaction is ever open while
- * the worker waits on the network.
+ * outbox_store.c: the statements of the worker's transactions.  Each turn of
+ * the worker loop runs at most one short transaction (store_txn.c) that
+ * records what the wire said since the last turn (accepted, refused and
+ * requeued messages, receipts and replies) and claims the next messages,
+ * then commits; only after the commit are the deliver_sm_resp sent.  No
+ * transaction is ever open while the worker waits on the network.
  */
 #include "postgres.h"
 
@@ -332,22 +332,16 @@ claim(Datum name, int limit)
 	}
 }
 
+/*
+ * The body of the store transaction (store_txn.c opens, commits or rolls it
+ * back): records what the wire said since the last turn, then claims.
+ */
 void
-store_flush(int claim_limit)
+store_record_and_claim(int claim_limit)
 {
 	MemoryContext old;
 	Datum		name;
-	ListCell   *lc;
 
-	if (W->done_ok == NIL && W->done_failed == NIL && W->requeue == NIL &&
-		W->mo == NIL && W->receipts == NIL && claim_limit <= 0)
-		return;
-
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	SPI_connect();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	pgstat_report_activity(STATE_RUNNING, "nps: recording and claiming");
 	old = MemoryContextSwitchTo(W->batch_cxt);
 	name = CStringGetTextDatum(W->cfg.name);
 	MemoryContextSwitchTo(old);
@@ -364,32 +358,4 @@ store_flush(int claim_limit)
 	inbox_store_flush();
 	if (claim_limit > 0)
 		claim(name, claim_limit);
-
-	PopActiveSnapshot();
-	SPI_finish();
-	CommitTransactionCommand();
-	pgstat_report_activity(STATE_IDLE, NULL);
-	/* a bgworker reports its table statistics itself: without them
-	 * autovacuum would never see the outbox churn (rate-limited inside) */
-	pgstat_report_stat(false);
-
-	/* committed: answer the SMSC, forget what is recorded */
-	for (int i = 0; i < W->nresps; i++)
-	{
-		PendingResp *r = &W->resps[i];
-		uint8		pdu[SMPP_HEADER_LEN + 1];
-		int			n = nps_pdu_mo_resp(pdu, sizeof(pdu), r->command_id, r->status, r->seq);
-
-		/* not on a connection opened since: that one never saw the PDU */
-		if (r->conn->generation == r->conn_generation &&
-			(r->conn->state == CS_BOUND || r->conn->state == CS_UNBINDING))
-			session_send(r->conn, pdu, n);
-	}
-	W->nresps = 0;
-	foreach(lc, W->done_ok)
-		sender_free_msg(lfirst(lc));
-	foreach(lc, W->done_failed)
-		sender_free_msg(lfirst(lc));
-	W->done_ok = W->done_failed = W->requeue = W->mo = W->receipts = NIL;
-	MemoryContextReset(W->batch_cxt);
 }

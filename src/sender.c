@@ -11,6 +11,17 @@
  * later message of a subscriber while an earlier one is queued or sending,
  * so nothing is reordered.  Finished messages wait in W->done_ok /
  * W->done_failed for the next store transaction.
+ *
+ * Back-off: the refusals of one window come together (every part on the
+ * wire when the SMSC started refusing), so one pause is one episode: a
+ * refusal of a part sent before the current pause began joins it, only a
+ * part sent after it and refused again doubles the next pause.  A part sent
+ * after the last pause and accepted ends the storm: the next pause is short
+ * again, and so is the current one if refusals of that same window began
+ * it (the SMSC is at its limit, not refusing everything).  Claims go on
+ * during a pause, so that the window after it is full: otherwise only the
+ * few parts that were on the wire when a storm began would probe the SMSC,
+ * one small window per pause, while the queue waited behind them.
  */
 #include "postgres.h"
 
@@ -22,7 +33,7 @@
 #include "nps_worker.h"
 #include "text_codec.h"
 
-#define PAUSE_MIN_MS	100		/* first pause after a throttle, doubling */
+#define PAUSE_MIN_MS	100		/* first pause of a storm, doubling per pause */
 #define PAUSE_MAX_MS	5000
 #define PDU_BUF			1600
 #define CLAIM_MIN		400
@@ -59,6 +70,9 @@ part_unlink(OutPart *p)
 	{
 		case PQ_SEND:
 			W->sendq_len--;
+			break;
+		case PQ_RETRY:
+			W->retryq_len--;
 			break;
 		case PQ_FLIGHT:
 			W->inflight_len--;
@@ -146,6 +160,7 @@ sender_claimed(int64 id, const char *msisdn, const char *source_addr, const char
 	char		err[NPS_PDU_ERRLEN];
 
 	m->id = id;
+	W->claimed = lappend(W->claimed, m);
 	elen = nps_utf8_encode(body, blen, &dc, enc, encsize);
 	nparts = elen < 0 ? elen : nps_split(dc, enc, elen, udh_len, split, NPS_MAX_PARTS);
 	if (nparts > 1 && W->cfg.long_message == LM_PAYLOAD && elen <= 1024)
@@ -245,8 +260,12 @@ sender_pump(TimestampTz now)
 		if (now < W->paused_until)
 			return;
 		W->paused_until = 0;
+		W->pause_lifted = now;
 		nps_slot_set_state(W->slot, W->draining ? "unbinding" : "bound");
 	}
+	/* results that cannot be recorded: what is unrecorded stays a window */
+	if (W->store_retry_at != 0)
+		return;
 	refill_tokens(now);
 	while (W->inflight_len < W->cfg.window_size && (!limited || W->tokens >= 1.0))
 	{
@@ -263,6 +282,7 @@ sender_pump(TimestampTz now)
 		smpp_put_u32(p->pdu + 12, p->seq);
 		if (p->ordinal == 0)
 			p->ordinal = ++W->next_ordinal;
+		p->sent_at = now;
 		p->deadline = TimestampTzPlusMilliseconds(now, W->cfg.response_ms);
 		p->msg->sent_any = true;
 		session_send(tx, p->pdu, p->pdu_len);
@@ -278,15 +298,20 @@ sender_pump(TimestampTz now)
 	pg_atomic_write_u32(&W->slot->window_in_use, (uint32) W->inflight_len);
 }
 
-/* Throttled: back to retryq in send order, and pause the bind. */
+/*
+ * Throttled: back to retryq in send order, and pause the bind unless the
+ * part was already on the wire when the current pause began.
+ */
 static void
 part_throttled(OutPart *p)
 {
 	dlist_iter	it;
+	TimestampTz now;
 	int			pause = PAUSE_MIN_MS;
 
 	nps_count(W->slot, NPS_C_THROTTLED, 1);
 	p->where = PQ_RETRY;
+	W->retryq_len++;
 	dlist_foreach(it, &W->retryq)
 	{
 		OutPart    *q = dlist_container(OutPart, node, it.cur);
@@ -299,11 +324,15 @@ part_throttled(OutPart *p)
 	}
 	dlist_push_tail(&W->retryq, &p->node);
 inserted:
+	if (p->sent_at < W->pause_from)
+		return;					/* this pause answers its refusal already */
 	for (int i = 0; i < W->throttle_streak && pause < PAUSE_MAX_MS; i++)
 		pause *= 2;
 	pause = Min(pause, PAUSE_MAX_MS);
 	W->throttle_streak++;
-	W->paused_until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), pause);
+	now = GetCurrentTimestamp();
+	W->pause_from = now;
+	W->paused_until = TimestampTzPlusMilliseconds(now, pause);
 	nps_slot_set_state(W->slot, "throttled");
 }
 
@@ -319,7 +348,13 @@ part_answered(OutPart *p, uint32 status, const char *message_id)
 		p->accepted = true;
 		strlcpy(p->message_id, message_id, sizeof(p->message_id));
 		nps_count(W->slot, NPS_C_ACKNOWLEDGED, 1);
-		W->throttle_streak = 0;
+		if (p->sent_at >= W->pause_lifted)
+		{
+			W->throttle_streak = 0;
+			if (W->paused_until != 0)
+				W->paused_until = Min(W->paused_until,
+									  TimestampTzPlusMilliseconds(W->pause_from, PAUSE_MIN_MS));
+		}
 	}
 	else if (!m->failed)
 	{
@@ -444,6 +479,27 @@ sender_release_unsent(void)
 	list_free(unsent);
 }
 
+/*
+ * The transaction that claimed W->claimed rolled back: their rows are still
+ * queued, so the messages are forgotten unsent (the next claim takes them).
+ */
+void
+sender_unclaim(void)
+{
+	ListCell   *lc;
+
+	foreach(lc, W->claimed)
+	{
+		OutMsg	   *m = lfirst(lc);
+
+		/* one that could not even be encoded is already among the results */
+		W->done_failed = list_delete_ptr(W->done_failed, m);
+		sender_free_msg(m);
+	}
+	list_free(W->claimed);
+	W->claimed = NIL;
+}
+
 /* How many rows to claim now (0: none). */
 int
 sender_claim_wanted(void)
@@ -452,11 +508,11 @@ sender_claim_wanted(void)
 	 * CLAIM_MIN rows: the cost of a store transaction is per row, plus a
 	 * fixed part that small batches would pay too often */
 	int			target = Max(2 * W->cfg.window_size, CLAIM_MIN);
-	int			held = W->sendq_len + W->inflight_len;
+	int			held = W->sendq_len + W->retryq_len + W->inflight_len;
 	int			want;
 
-	if (!W->outbox_maybe || W->draining || !session_bound() || W->paused_until != 0 ||
-		!dlist_is_empty(&W->retryq))
+	/* not stopped while throttled: the window after the pause needs them */
+	if (!W->outbox_maybe || W->draining || !session_bound())
 		return 0;
 	if (W->cfg.max_parts_per_second > 0)
 		target = Min(target, Max(1, W->cfg.max_parts_per_second));
@@ -472,7 +528,7 @@ long
 sender_wait_ms(TimestampTz now)
 {
 	TimestampTz next = 0;
-	bool		work = W->sendq_len > 0 || !dlist_is_empty(&W->retryq);
+	bool		work = (W->sendq_len > 0 || W->retryq_len > 0) && W->store_retry_at == 0;
 
 	if (W->paused_until != 0 && work)
 		next = W->paused_until;

@@ -143,6 +143,8 @@ wait_ms(TimestampTz now)
 	}
 	if (session_all_down() && !W->draining)
 		next = Min(next, W->reconnect_at);
+	if (W->store_retry_at != 0)
+		next = Min(next, W->store_retry_at);
 	if (W->draining)
 		next = Min(next, W->drain_deadline);
 	next = next <= now ? 0 : (next - now + 999) / 1000;
@@ -265,8 +267,10 @@ nps_worker_main(Datum main_arg)
 				break;
 		}
 	}
-	/* whatever is still held goes back to the queue */
+	/* whatever is still held goes back to the queue: a last try, back-off
+	 * or not (if it fails, the launcher queues the rows again) */
 	sender_connection_lost();
+	W->store_retry_at = 0;
 	store_flush(0);
 	nps_slot_set_state(W->slot, "stopped");
 	proc_exit(0);

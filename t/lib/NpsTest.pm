@@ -11,6 +11,7 @@ use strict;
 use warnings;
 use IO::Socket::INET;
 use IPC::Run;
+use List::Util;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -97,6 +98,19 @@ sub compare_with_sim_log
 	my $dups = 0;
 	$dups += $seen{$_} - 1 for grep { $seen{$_} } @bodies;
 	return ($missing, $dups);
+}
+
+# Seconds a storm of throttled (or queue-full) submits may take to drain
+# when it is refused in $windows windows: the storm ends with the refusal of
+# its last window, so it waits the pauses after the others, numbered $from
+# onwards in the back-off of src/sender.c (100 ms, doubling up to 5 s), plus
+# a slack for the round trips and the worker's turns.
+sub storm_bound
+{
+	my ($from, $windows) = @_;
+	my $ms = 0;
+	$ms += List::Util::min(100 * 2**$_, 5000) for $from .. $from + $windows - 2;
+	return $ms / 1000 + 2 + 0.2 * $windows;
 }
 
 package NpsTest::Sim;
