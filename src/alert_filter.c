@@ -29,6 +29,7 @@
 #include "executor/executor.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "tsearch/ts_type.h"
@@ -64,6 +65,10 @@ typedef struct AlertCache
 	int			nrules;
 	AlertRule  *rules;
 	TSQuery		any_term;		/* NULL: no active term */
+	bool		prefilter;		/* lexemes below decide "no match" */
+	int			nlexemes;
+	char	  **lexemes;		/* operands of any_term, none inside another */
+	int		   *lexeme_len;
 	Oid			russian;		/* text search configuration */
 	Oid			answer_array_type;
 	SPIPlanPtr	raise_plan;		/* SELECT nps.raise_alerts($1) */
@@ -89,30 +94,78 @@ static const char *const postposed_negation =
 static const char *const negator_run =
 	"\\s(?:(?:не|ни|нет|без|ник(?:то|ого|ому|ем|ак|огда|акого|акой|аких|акие|акое|акую)|нич(?:его|ем)|нисколько)\\s+)+";
 
+/*
+ * translate(lower(body), normalize_upper, normalize_lower) with the leading
+ * space, in one pass for UTF-8 (translate() on multibyte text costs more than
+ * the rest of the normalisation together).  Upper-case А-Я, Ё and ё share
+ * their byte length with their replacements, so the text is changed in place.
+ */
+static text *
+alert_lower(text *body, Oid collation)
+{
+	text	   *lowered = DatumGetTextPP(DirectFunctionCall1Coll(lower, collation, PointerGetDatum(body)));
+	int			len = VARSIZE_ANY_EXHDR(lowered);
+	text	   *out = (text *) palloc(VARHDRSZ + len + 1);
+	unsigned char *p;
+
+	SET_VARSIZE(out, VARHDRSZ + len + 1);
+	VARDATA(out)[0] = ' ';
+	memcpy(VARDATA(out) + 1, VARDATA_ANY(lowered), len);
+	if (GetDatabaseEncoding() != PG_UTF8)
+	{
+		Datum		t = DirectFunctionCall3(translate, PointerGetDatum(out),
+											CStringGetTextDatum(normalize_upper),
+											CStringGetTextDatum(normalize_lower));
+
+		return DatumGetTextPP(t);
+	}
+	p = (unsigned char *) VARDATA(out) + 1;
+	for (int i = 0; i + 1 < len; i++)
+	{
+		if (p[i] == 0xD0 && p[i + 1] == 0x81)	/* Ё */
+			p[i + 1] = 0xB5;
+		else if (p[i] == 0xD0 && p[i + 1] >= 0x90 && p[i + 1] <= 0x9F)	/* А-П */
+			p[i + 1] += 0x20;
+		else if (p[i] == 0xD0 && p[i + 1] >= 0xA0 && p[i + 1] <= 0xAF)	/* Р-Я */
+			p[i] = 0xD1, p[i + 1] -= 0x20;
+		else if (p[i] == 0xD1 && p[i + 1] == 0x91)	/* ё */
+			p[i] = 0xD0, p[i + 1] = 0xB5;
+		else
+			continue;
+		i++;
+	}
+	return out;
+}
+
+/*
+ * Both patterns need one of these in the text: without them the regular
+ * expressions (a third of the cost) cannot change it.
+ */
+static bool
+may_hold_negation(text *t)
+{
+	const char *s = VARDATA_ANY(t);
+	size_t		len = VARSIZE_ANY_EXHDR(t);
+
+	return memmem(s, len, "не", strlen("не")) != NULL
+		|| memmem(s, len, "ни", strlen("ни")) != NULL
+		|| memmem(s, len, "без", strlen("без")) != NULL;
+}
+
 static text *
 alert_normalize(text *body, Oid collation)
 {
-	Datum		s;
-	text	   *spaced;
-	char	   *lowered;
-	int			len;
+	Datum		s = PointerGetDatum(alert_lower(body, collation));
 
-	s = DirectFunctionCall1Coll(lower, collation, PointerGetDatum(body));
-	s = DirectFunctionCall3(translate, s,
-							CStringGetTextDatum(normalize_upper),
-							CStringGetTextDatum(normalize_lower));
-	lowered = VARDATA_ANY(DatumGetPointer(s));
-	len = VARSIZE_ANY_EXHDR(DatumGetPointer(s));
-	spaced = (text *) palloc(VARHDRSZ + len + 1);
-	SET_VARSIZE(spaced, VARHDRSZ + len + 1);
-	VARDATA(spaced)[0] = ' ';
-	memcpy(VARDATA(spaced) + 1, lowered, len);
-	s = DirectFunctionCall4Coll(textregexreplace, collation, PointerGetDatum(spaced),
-								CStringGetTextDatum(postposed_negation),
-								CStringGetTextDatum("не\\1"), CStringGetTextDatum("g"));
-	s = DirectFunctionCall4Coll(textregexreplace, collation, s,
-								CStringGetTextDatum(negator_run),
-								CStringGetTextDatum(" не"), CStringGetTextDatum("g"));
+	if (may_hold_negation(DatumGetTextPP(s)))
+	{
+		s = DirectFunctionCall4Coll(textregexreplace, collation, s,
+									CStringGetTextDatum(postposed_negation),
+									CStringGetTextDatum("не\\1"), CStringGetTextDatum("g"));
+		s = DirectFunctionCall4Coll(textregexreplace, collation, s,
+									CStringGetTextDatum(negator_run),
+									CStringGetTextDatum(" не"), CStringGetTextDatum("g"));
+	}
 	return DatumGetTextPP(DirectFunctionCall1(btrim1, s));
 }
 
@@ -131,6 +184,77 @@ alert_cache_callback(Datum arg, Oid relid)
 {
 	if (relid == InvalidOid || relid == cache.rule_relid || relid == cache.lexicon_any_relid)
 		cache.valid = false;
+}
+
+/*
+ * A comment whose normalised text contains no operand of the all-terms query
+ * as a substring cannot match it, so the stemmer need not run.  Why: the
+ * Russian Snowball stemmer only removes endings, so a lexeme of
+ * to_tsvector('russian') is a prefix of a word of its input; an operand
+ * matches a lexeme only when equal to it or (":*") a prefix of it, hence only
+ * when it occurs in the text.  With every operand false the query is as false
+ * as against an empty tsvector; a query true even then ("!x") turns the
+ * pre-filter off, and so does an operand with an ASCII letter (the English
+ * stemmer, which the configuration uses for Latin words, rewrites endings).
+ * Operands containing another operand are dropped: the shorter one decides.
+ */
+static void
+alert_prefilter_prepare(TSQuery query)
+{
+	QueryItem  *item = GETQUERY(query);
+	char	   *operands = GETOPERAND(query);
+	int			n = 0;
+
+	cache.prefilter = !DatumGetBool(DirectFunctionCall2(ts_match_vq,
+														DirectFunctionCall1(tsvectorin, CStringGetDatum("")),
+														PointerGetDatum(query)));
+	cache.lexemes = palloc(sizeof(char *) * query->size);
+	cache.lexeme_len = palloc(sizeof(int) * query->size);
+	for (int i = 0; i < query->size && cache.prefilter; i++)
+	{
+		char	   *op;
+		int			len;
+		bool		redundant = false;
+
+		if (item[i].type != QI_VAL)
+			continue;
+		op = operands + item[i].qoperand.distance;
+		len = item[i].qoperand.length;
+		for (int k = 0; k < len; k++)
+			if ((op[k] >= 'a' && op[k] <= 'z') || (op[k] >= 'A' && op[k] <= 'Z'))
+				cache.prefilter = false;
+		for (int j = 0; j < n && !redundant; j++)
+			redundant = memmem(op, len, cache.lexemes[j], cache.lexeme_len[j]) != NULL;
+		if (redundant)
+			continue;
+		/* drop those this one is inside */
+		for (int j = 0; j < n; j++)
+			if (memmem(cache.lexemes[j], cache.lexeme_len[j], op, len) != NULL)
+			{
+				cache.lexemes[j] = cache.lexemes[n - 1];
+				cache.lexeme_len[j] = cache.lexeme_len[n - 1];
+				n--, j--;
+			}
+		cache.lexemes[n] = op;
+		cache.lexeme_len[n] = len;
+		n++;
+	}
+	cache.nlexemes = n;
+}
+
+/* False: the comment cannot match the all-terms query. */
+static bool
+alert_prefilter_pass(text *normalized)
+{
+	const char *s = VARDATA_ANY(normalized);
+	size_t		len = VARSIZE_ANY_EXHDR(normalized);
+
+	if (!cache.prefilter)
+		return true;
+	for (int i = 0; i < cache.nlexemes; i++)
+		if (memmem(s, len, cache.lexemes[i], cache.lexeme_len[i]) != NULL)
+			return true;
+	return false;
 }
 
 /*
@@ -204,6 +328,7 @@ alert_cache_load(Oid trigger_fn, Oid answer_type)
 		{
 			old = MemoryContextSwitchTo(cache.cxt);
 			cache.any_term = DatumGetTSQueryCopy(q);
+			alert_prefilter_prepare(cache.any_term);
 			MemoryContextSwitchTo(old);
 		}
 	}
@@ -222,6 +347,7 @@ static bool
 answer_may_alert(int16 question_no, bool score_null, int16 score, text *body)
 {
 	bool		scan = false;
+	text	   *normalized;
 
 	for (int i = 0; i < cache.nrules; i++)
 	{
@@ -236,10 +362,13 @@ answer_may_alert(int16 question_no, bool score_null, int16 score, text *body)
 	}
 	if (!scan || body == NULL || cache.any_term == NULL)
 		return false;
+	normalized = alert_normalize(body, DEFAULT_COLLATION_OID);
+	if (!alert_prefilter_pass(normalized))
+		return false;
 	return DatumGetBool(DirectFunctionCall2(ts_match_vq,
 											DirectFunctionCall2(to_tsvector_byid,
 																ObjectIdGetDatum(cache.russian),
-																PointerGetDatum(alert_normalize(body, DEFAULT_COLLATION_OID))),
+																PointerGetDatum(normalized)),
 											PointerGetDatum(cache.any_term)));
 }
 

@@ -32,3 +32,108 @@ COMMENT ON FUNCTION nps.alert_rule_changed() IS
     'Trigger: makes every session reload the alert rules it caches for nps.answer_alerts';
 CREATE TRIGGER alert_rule_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON nps.alert_rule
     FOR EACH STATEMENT EXECUTE FUNCTION nps.alert_rule_changed();
+
+-- The announcement's payload alone, in SQL so that it is inlined: raising a
+-- batch of alerts then announces them inside its own statement instead of
+-- calling PL/pgSQL once per alert.
+CREATE FUNCTION nps.alert_payload(a nps.alert, p_event text) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object(
+        'id', a.id, 'event', p_event, 'session_id', a.session_id, 'salon_code', a.salon_code,
+        'dealer_code', a.dealer_code, 'severity', a.severity, 'level', a.level,
+        'assignee', a.assignee, 'due_at', a.due_at, 'reasons', to_jsonb(a.reasons))
+$$;
+COMMENT ON FUNCTION nps.alert_payload(nps.alert, text) IS
+    'The alert as the JSON announced on nps_alert (id, event, session_id, salon_code, dealer_code, severity, level, assignee, due_at, reasons)';
+
+CREATE OR REPLACE FUNCTION nps.alert_announce(a nps.alert, p_event text) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    payload jsonb := nps.alert_payload(a, p_event);
+BEGIN
+    -- Delivered to listeners when the transaction commits, never before.
+    PERFORM pg_notify('nps_alert', payload::text);
+    RETURN payload;
+END $$;
+
+-- As in 0.2.0 without the rule pre-check (the trigger has filtered the
+-- answers in C) and with the announcements made in the writing statement.
+CREATE OR REPLACE FUNCTION nps.raise_alerts(answers nps.answer[]) RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    SET plan_cache_mode = force_generic_plan AS $$
+DECLARE
+    hits nps.alert_hit[];
+    any_term tsquery;
+    n integer;
+BEGIN
+    -- What alarms, in a light statement: merely starting the writing
+    -- statement below costs more than finding that nothing does.  Comments
+    -- are scanned set-based, each parsed once (the same verdict as
+    -- nps.alert_scan, which alert_detect checks on both paths); one test
+    -- against all terms at once before the term-by-term scoring.
+    SELECT x.query INTO any_term FROM nps.alert_lexicon_any x;
+    WITH texts AS MATERIALIZED (
+        SELECT na.session_id, na.answered_at, na.question_no, r.reason,
+               to_tsvector('russian'::regconfig, nps.alert_normalize(na.body)) AS v
+        FROM unnest(answers) na
+        JOIN nps.alert_rule r ON r.question_no = na.question_no AND r.active AND r.scan_text
+        JOIN nps.session s ON s.id = na.session_id AND (r.survey_id IS NULL OR r.survey_id = s.survey_id)
+        WHERE na.body IS NOT NULL
+    ), alarming AS MATERIALIZED (
+        SELECT * FROM texts WHERE texts.v @@ any_term
+    ), hit AS (
+        SELECT na.session_id, na.answered_at, r.severity,
+               format('q%s = %s: %s', na.question_no, na.score, r.reason) AS reason
+        FROM unnest(answers) na
+        JOIN nps.alert_rule r ON r.question_no = na.question_no AND r.active AND NOT r.scan_text
+             AND na.score BETWEEN r.min_score AND r.max_score
+        JOIN nps.session s ON s.id = na.session_id AND (r.survey_id IS NULL OR r.survey_id = s.survey_id)
+        UNION ALL
+        SELECT m.session_id, m.answered_at,
+               (SELECT max(sv.severity) FROM nps.alert_severity sv WHERE sv.min_text_score <= m.score),
+               format('q%s: %s (%s)', m.question_no, m.reason, array_to_string(m.categories, ', '))
+        FROM (SELECT t.session_id, t.answered_at, t.question_no, t.reason, sum(l.weight) AS score,
+                     array_agg(DISTINCT l.category) AS categories
+              FROM alarming t JOIN nps.alert_lexicon l ON l.active AND t.v @@ l.query
+              GROUP BY t.session_id, t.answered_at, t.question_no, t.reason) m
+    )
+    SELECT array_agg(ROW(h.session_id, h.severity, h.at, h.reasons)::nps.alert_hit) INTO hits
+    FROM (SELECT session_id, max(severity) AS severity, max(answered_at) AS at,
+                 array_agg(DISTINCT reason ORDER BY reason) AS reasons
+          FROM hit GROUP BY session_id) h;
+    IF hits IS NULL THEN
+        RETURN 0;
+    END IF;
+
+    WITH per_session AS (SELECT * FROM unnest(hits)), up AS (
+        INSERT INTO nps.alert AS a (session_id, salon_code, dealer_code, region_code, specialist,
+                                    severity, level, assignee, reasons, raised_at, due_at, updated_at)
+        SELECT p.session_id, v.salon_code, sa.dealer_code, sa.region_code, v.specialist,
+               p.severity, coalesce(f.level, 2), f.assignee, p.reasons, p.at, p.at + f.allowed, p.at
+        FROM per_session p
+        JOIN nps.session s ON s.id = p.session_id
+        JOIN nps.visit v ON v.id = s.visit_id
+        JOIN nps.salon sa ON sa.code = v.salon_code
+        LEFT JOIN nps.alert_first_route f ON f.salon_code = v.salon_code AND f.severity = p.severity
+        ON CONFLICT (session_id) DO UPDATE
+        SET severity = greatest(a.severity, excluded.severity),
+            reasons = a.reasons || ARRAY(SELECT x FROM unnest(excluded.reasons) x WHERE x <> ALL (a.reasons)),
+            -- a graver alert gets the shorter deadline of its level
+            due_at = CASE WHEN a.state = 'open' AND excluded.severity > a.severity
+                          THEN least(a.due_at, excluded.raised_at +
+                                     (SELECT r.allowed FROM nps.alert_route r
+                                      WHERE r.severity = excluded.severity AND r.level = a.level))
+                          ELSE a.due_at END,
+            updated_at = excluded.raised_at
+        WHERE excluded.severity > a.severity OR NOT excluded.reasons <@ a.reasons
+        RETURNING a, CASE WHEN a.xmax = 0 THEN 'raised' ELSE 'updated' END AS event
+    ), ev AS (
+        INSERT INTO nps.alert_event (alert_id, at, event, actor, to_level, severity, note)
+        SELECT (u.a).id, (u.a).updated_at, u.event, 'nps.answer', (u.a).level, (u.a).severity,
+               array_to_string((u.a).reasons, '; ')
+        FROM up u
+    )
+    -- delivered to listeners at commit, as nps.alert_announce does
+    SELECT count(pg_notify('nps_alert', nps.alert_payload(u.a, u.event)::text)) INTO n FROM up u;
+    RETURN n;
+END $$;
