@@ -7,18 +7,10 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use NpsTest;
 
-my $node = PostgreSQL::Test::Cluster->new('alert_cache');
-$node->init;
-$node->append_conf('postgresql.conf', qq(
-shared_preload_libraries = 'pg_cron,nps'
-cron.database_name = 'postgres'
-nps.database = 'postgres'
-nps.enabled = off
-));
-$node->start;
+my $node = NpsTest::node('alert_cache', 'nps.enabled = off');
 $node->safe_psql('postgres', q{
-CREATE EXTENSION nps CASCADE;
 SELECT nps.generate_network(1, 2, 1, 1);
 INSERT INTO nps.visit (msisdn, salon_code, occurred_at, channel, specialist, external_ref)
 SELECT '7916000000' || i, 'S0001', '2026-09-01 12:00+03', 'dealer', 'spec-S0001-1', 'n' || i
