@@ -95,6 +95,55 @@ static const char *const negator_run =
 	"\\s(?:(?:не|ни|нет|без|ник(?:то|ого|ому|ем|ак|огда|акого|акой|аких|акие|акое|акую)|нич(?:его|ем)|нисколько)\\s+)+";
 
 /*
+ * The constants above are UTF-8 (this file's encoding); a database in another
+ * encoding gets them converted once, as the SQL of 0.2.0 had its literals
+ * converted when the script was loaded.
+ */
+typedef struct NormalizeText
+{
+	text	   *upper;
+	text	   *lower;
+	text	   *postposed;
+	text	   *postposed_to;	/* не\1 */
+	text	   *run;
+	text	   *run_to;			/* " не" */
+	text	   *g;
+	text	   *negators[3];	/* не, ни, без */
+} NormalizeText;
+
+static NormalizeText *normalize_text = NULL;
+
+static text *
+server_text(const char *utf8)
+{
+	return cstring_to_text(pg_any_to_server(utf8, strlen(utf8), PG_UTF8));
+}
+
+static NormalizeText *
+normalize_constants(void)
+{
+	if (normalize_text == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+		NormalizeText *n = palloc(sizeof(NormalizeText));
+
+		n->upper = server_text(normalize_upper);
+		n->lower = server_text(normalize_lower);
+		n->postposed = server_text(postposed_negation);
+		n->postposed_to = server_text("не\\1");
+		n->run = server_text(negator_run);
+		n->run_to = server_text(" не");
+		n->g = server_text("g");
+		n->negators[0] = server_text("не");
+		n->negators[1] = server_text("ни");
+		n->negators[2] = server_text("без");
+		MemoryContextSwitchTo(old);
+		normalize_text = n;
+	}
+	return normalize_text;
+}
+
+/*
  * translate(lower(body), normalize_upper, normalize_lower) with the leading
  * space, in one pass for UTF-8 (translate() on multibyte text costs more than
  * the rest of the normalisation together).  Upper-case А-Я, Ё and ё share
@@ -112,13 +161,9 @@ alert_lower(text *body, Oid collation)
 	VARDATA(out)[0] = ' ';
 	memcpy(VARDATA(out) + 1, VARDATA_ANY(lowered), len);
 	if (GetDatabaseEncoding() != PG_UTF8)
-	{
-		Datum		t = DirectFunctionCall3(translate, PointerGetDatum(out),
-											CStringGetTextDatum(normalize_upper),
-											CStringGetTextDatum(normalize_lower));
-
-		return DatumGetTextPP(t);
-	}
+		return DatumGetTextPP(DirectFunctionCall3(translate, PointerGetDatum(out),
+												  PointerGetDatum(normalize_constants()->upper),
+												  PointerGetDatum(normalize_constants()->lower)));
 	p = (unsigned char *) VARDATA(out) + 1;
 	for (int i = 0; i + 1 < len; i++)
 	{
@@ -138,33 +183,33 @@ alert_lower(text *body, Oid collation)
 }
 
 /*
- * Both patterns need one of these in the text: without them the regular
- * expressions (a third of the cost) cannot change it.
+ * Both patterns need "не", "ни" or "без" in the text: without them the
+ * regular expressions (most of what the normalisation costs) cannot change it.
  */
 static bool
 may_hold_negation(text *t)
 {
-	const char *s = VARDATA_ANY(t);
-	size_t		len = VARSIZE_ANY_EXHDR(t);
+	NormalizeText *n = normalize_constants();
 
-	return memmem(s, len, "не", strlen("не")) != NULL
-		|| memmem(s, len, "ни", strlen("ни")) != NULL
-		|| memmem(s, len, "без", strlen("без")) != NULL;
+	for (int i = 0; i < lengthof(n->negators); i++)
+		if (memmem(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t),
+				   VARDATA_ANY(n->negators[i]), VARSIZE_ANY_EXHDR(n->negators[i])) != NULL)
+			return true;
+	return false;
 }
 
 static text *
 alert_normalize(text *body, Oid collation)
 {
+	NormalizeText *n = normalize_constants();
 	Datum		s = PointerGetDatum(alert_lower(body, collation));
 
 	if (may_hold_negation(DatumGetTextPP(s)))
 	{
-		s = DirectFunctionCall4Coll(textregexreplace, collation, s,
-									CStringGetTextDatum(postposed_negation),
-									CStringGetTextDatum("не\\1"), CStringGetTextDatum("g"));
-		s = DirectFunctionCall4Coll(textregexreplace, collation, s,
-									CStringGetTextDatum(negator_run),
-									CStringGetTextDatum(" не"), CStringGetTextDatum("g"));
+		s = DirectFunctionCall4Coll(textregexreplace, collation, s, PointerGetDatum(n->postposed),
+									PointerGetDatum(n->postposed_to), PointerGetDatum(n->g));
+		s = DirectFunctionCall4Coll(textregexreplace, collation, s, PointerGetDatum(n->run),
+									PointerGetDatum(n->run_to), PointerGetDatum(n->g));
 	}
 	return DatumGetTextPP(DirectFunctionCall1(btrim1, s));
 }
