@@ -47,7 +47,23 @@ FROM s CROSS JOIN generate_series(1, 6) q(q) CROSS JOIN texts;
 CREATE INDEX ON bench_answer (seq);
 ANALYZE bench_answer;
 
-CREATE TABLE bench_result (round integer, mode text, alerts boolean, answers integer, seconds float8, alerts_raised bigint);
+CREATE TABLE bench_result (round integer, mode text, alerts boolean, answers integer, seconds float8, alerts_raised bigint,
+                           cpu_seconds float8);
+
+-- CPU time of this backend (user + system, in clock ticks of 1/100 s) from
+-- /proc: on a shared machine wall time includes waiting for a core, which
+-- the other engineers' load makes vary by a factor of two; CPU time does not.
+-- NULL where /proc cannot be read.
+CREATE FUNCTION bench_cpu() RETURNS float8 LANGUAGE plpgsql AS $$
+DECLARE
+    f text[];
+BEGIN
+    -- the fields after "(comm) ": utime and stime are the 12th and 13th
+    f := string_to_array(split_part(pg_read_file('/proc/self/stat'), ') ', 2), ' ');
+    RETURN (f[12]::bigint + f[13]::bigint) / 100.0;
+EXCEPTION WHEN OTHERS THEN
+    RETURN NULL;
+END $$;
 
 -- One run: the first p_answers answers (batch mode) or the next p_singles
 -- (one INSERT per answer), each statement its own transaction.
@@ -55,6 +71,7 @@ CREATE PROCEDURE bench_run(p_round integer, p_alerts boolean, p_answers integer,
 LANGUAGE plpgsql AS $$
 DECLARE
     t0 timestamptz;
+    c0 float8;
     b integer;
     r record;
     per_session integer := 6;
@@ -66,6 +83,7 @@ BEGIN
     COMMIT;
 
     t0 := clock_timestamp();
+    c0 := bench_cpu();
     FOR b IN 0 .. (p_answers / per_session - 1) / (p_batch / per_session) LOOP
         INSERT INTO nps.answer (session_id, question_no, score, body, answered_at)
         SELECT session_id, question_no, score, coalesce(comment, score::text), answered_at
@@ -74,10 +92,12 @@ BEGIN
         COMMIT;
     END LOOP;
     INSERT INTO bench_result VALUES (p_round, 'batch', p_alerts,
-        (SELECT count(*) FROM nps.answer), extract(epoch FROM clock_timestamp() - t0), (SELECT count(*) FROM nps.alert));
+        (SELECT count(*) FROM nps.answer), extract(epoch FROM clock_timestamp() - t0), (SELECT count(*) FROM nps.alert),
+        bench_cpu() - c0);
     COMMIT;
 
     t0 := clock_timestamp();
+    c0 := bench_cpu();
     FOR r IN SELECT * FROM bench_answer WHERE seq >= first_single AND seq < first_single + p_singles / per_session ORDER BY seq, question_no LOOP
         INSERT INTO nps.answer (session_id, question_no, score, body, answered_at)
         VALUES (r.session_id, r.question_no, r.score, coalesce(r.comment, r.score::text), r.answered_at);
@@ -86,7 +106,8 @@ BEGIN
     INSERT INTO bench_result VALUES (p_round, 'single', p_alerts,
         (SELECT count(*) FROM nps.answer WHERE session_id IN (SELECT session_id FROM bench_answer WHERE seq >= first_single)),
         extract(epoch FROM clock_timestamp() - t0),
-        (SELECT count(*) FROM nps.alert a WHERE a.session_id IN (SELECT session_id FROM bench_answer WHERE seq >= first_single)));
+        (SELECT count(*) FROM nps.alert a WHERE a.session_id IN (SELECT session_id FROM bench_answer WHERE seq >= first_single)),
+        bench_cpu() - c0);
     COMMIT;
 END $$;
 
@@ -97,11 +118,14 @@ FROM generate_series(1, :rounds) r, unnest(ARRAY[false, true]) a ORDER BY r, a \
 \pset footer off
 SELECT mode, alerts, count(*) AS rounds, max(answers) AS answers, max(alerts_raised) AS alerts_raised,
        round(percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds)::numeric, 3) AS median_s,
-       round((max(answers) / percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds))::numeric) AS answers_per_s
+       round((max(answers) / percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds))::numeric) AS answers_per_s,
+       round(percentile_cont(0.5) WITHIN GROUP (ORDER BY cpu_seconds)::numeric, 2) AS median_cpu_s
 FROM bench_result GROUP BY mode, alerts ORDER BY mode, alerts;
 SELECT mode, round((percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds) FILTER (WHERE alerts)
               / percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds) FILTER (WHERE NOT alerts))::numeric, 3) AS on_off_ratio,
        round((100 * (percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds) FILTER (WHERE alerts)
-              / percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds) FILTER (WHERE NOT alerts) - 1))::numeric, 1) AS slower_pct
+              / percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds) FILTER (WHERE NOT alerts) - 1))::numeric, 1) AS slower_pct,
+       round((percentile_cont(0.5) WITHIN GROUP (ORDER BY cpu_seconds) FILTER (WHERE alerts)
+              / percentile_cont(0.5) WITHIN GROUP (ORDER BY cpu_seconds) FILTER (WHERE NOT alerts))::numeric, 3) AS cpu_ratio
 FROM bench_result GROUP BY mode ORDER BY mode;
-SELECT round, mode, alerts, answers, round(seconds::numeric, 3) AS seconds, alerts_raised FROM bench_result ORDER BY round, mode, alerts;
+SELECT round, mode, alerts, answers, round(seconds::numeric, 3) AS seconds, round(cpu_seconds::numeric, 2) AS cpu_seconds, alerts_raised FROM bench_result ORDER BY round, mode, alerts;

@@ -1,0 +1,90 @@
+-- The C filter in front of nps.raise_alerts (src/alert_filter.c): answers
+-- that cannot alarm are dropped before any SQL; a comment that contains no
+-- operand of the lexicon skips the stemmer.  Whatever the lexicon holds, the
+-- trigger must give the verdict of nps.alert_scan.
+SET client_min_messages = warning;
+DROP EXTENSION IF EXISTS nps CASCADE;
+CREATE EXTENSION nps CASCADE;
+RESET client_min_messages;
+SELECT nps.generate_network(1, 2, 2, 4);
+SELECT nps.generate_visits(40, '2026-09-01 10:00+03', '2026-09-02 10:00+03', 7);
+CREATE TEMP TABLE subject AS
+SELECT row_number() OVER (ORDER BY s.id)::integer AS n, s.id AS session_id FROM nps.session s;
+-- Answers question 2 of session n with a comment; returns the alert's severity.
+CREATE FUNCTION pg_temp.comment(p_n integer, p_body text) RETURNS smallint
+LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO nps.answer (session_id, question_no, score, body, answered_at)
+    SELECT j.session_id, 2, NULL, p_body, '2026-10-01 12:00+03' FROM subject j WHERE j.n = p_n;
+    RETURN (SELECT a.severity FROM nps.alert a JOIN subject j ON j.session_id = a.session_id WHERE j.n = p_n);
+END $$;
+
+-- The normalisation in C: lower case (Cyrillic spelled out), ё as е, negations glued.
+SELECT nps.alert_normalize('ВСЁ ХОРОШО, Ёлки'), nps.alert_normalize('Обмана НЕ БЫЛО'),
+       nps.alert_normalize('никто не хамил'), nps.alert_normalize('  Без  спроса  ');
+
+-- Edits in this session work at the next statement: a new term ...
+SELECT pg_temp.comment(1, 'Сим-карту заблокировали без причины') AS before_term;
+INSERT INTO nps.alert_lexicon (term, weight, category) VALUES ('заблокировали:*', 5, 'blocked');
+SELECT pg_temp.comment(2, 'Сим-карту заблокировали без причины') AS with_term;
+-- ... and its removal, also inside a transaction that rolls back.
+BEGIN;
+DELETE FROM nps.alert_lexicon WHERE term = 'заблокировали:*';
+SELECT pg_temp.comment(3, 'Сим-карту заблокировали без причины') AS term_deleted;
+ROLLBACK;
+SELECT pg_temp.comment(4, 'Сим-карту заблокировали без причины') AS after_rollback;
+
+-- A term true without any of its words ("!спасибо") makes every comment
+-- without "спасибо" alarm: the substring pre-filter must step aside.
+INSERT INTO nps.alert_lexicon (term, weight, category) VALUES ('!спасибо', 1, 'no thanks');
+SELECT pg_temp.comment(5, 'Нормально') AS without_thanks, pg_temp.comment(6, 'Спасибо, нормально') AS with_thanks;
+DELETE FROM nps.alert_lexicon WHERE term = '!спасибо';
+-- A Latin term is stemmed by the English stemmer, which rewrites endings
+-- ("happy" -> "happi", not a substring of the comment): the pre-filter steps aside.
+INSERT INTO nps.alert_lexicon (term, weight, category) VALUES ('happy', 5, 'latin');
+SELECT to_tsquery('russian', 'happy') AS stem, pg_temp.comment(7, 'Not happy at all') AS latin;
+DELETE FROM nps.alert_lexicon WHERE term = 'happy';
+SELECT pg_temp.comment(8, 'Not happy at all') AS latin_deleted;
+
+-- The alerts raised, beside alert_scan with the lexicon as it is now (the
+-- term of sessions 1-4 is still there, the others are gone; 3 rolled back).
+SELECT j.n, a.body, s.severity AS scan_now, al.severity AS alert
+FROM subject j JOIN nps.answer a ON a.session_id = j.session_id
+LEFT JOIN nps.alert al ON al.session_id = j.session_id
+LEFT JOIN LATERAL nps.alert_scan(a.body) s ON true
+WHERE j.n BETWEEN 1 AND 8 ORDER BY j.n;
+
+-- Rules are cached too: a rule switched off, one added.
+UPDATE nps.alert_rule SET active = false WHERE reason = 'detractor';
+INSERT INTO nps.answer (session_id, question_no, score, body, answered_at)
+SELECT session_id, 1, 2, '2', '2026-10-01 12:00+03' FROM subject WHERE n = 9;
+INSERT INTO nps.alert_rule (question_no, min_score, max_score, severity, reason) VALUES (3, 1, 2, 1, 'specialist rated poorly');
+INSERT INTO nps.answer (session_id, question_no, score, body, answered_at)
+SELECT session_id, 3, 1, '1', '2026-10-01 12:00+03' FROM subject WHERE n = 10;
+SELECT j.n, a.severity, a.reasons FROM subject j JOIN nps.alert a ON a.session_id = j.session_id WHERE j.n IN (9, 10) ORDER BY j.n;
+
+-- Per row or per batch, the same alerts: ten sessions answered in one
+-- statement and ten one answer per statement.
+UPDATE nps.alert_rule SET active = true WHERE reason = 'detractor';
+CREATE TEMP TABLE script AS
+SELECT j.n, j.session_id, q.q,
+       CASE q.q WHEN 1 THEN j.n % 10 + 1 WHEN 5 THEN j.n % 10 % 2 WHEN 6 THEN j.n % 10 / 3 % 2 END::smallint AS score,
+       CASE q.q WHEN 2 THEN (ARRAY['Меня обманули', 'Меня не обманули', 'Всё хорошо', 'Обмана не было'])[1 + j.n % 10 % 4] END AS body
+FROM subject j CROSS JOIN (VALUES (1), (2), (5), (6)) q(q) WHERE j.n BETWEEN 11 AND 30;
+INSERT INTO nps.answer (session_id, question_no, score, body, answered_at)
+SELECT session_id, q, score, coalesce(body, score::text), '2026-10-01 12:00+03' FROM script WHERE n <= 20;
+DO $$
+DECLARE r record;
+BEGIN
+    FOR r IN SELECT * FROM script WHERE n > 20 ORDER BY n, q LOOP
+        INSERT INTO nps.answer (session_id, question_no, score, body, answered_at)
+        VALUES (r.session_id, r.q, r.score, coalesce(r.body, r.score::text), '2026-10-01 12:00+03');
+    END LOOP;
+END $$;
+-- Sessions n (all in one statement) and n + 10 (one answer per statement)
+-- gave the same answers: the same alerts, side by side.
+SELECT b.n, b.severity AS batch, s.severity AS single, b.reasons AS batch_reasons, s.reasons AS single_reasons
+FROM (SELECT DISTINCT j.n, a.severity, a.reasons FROM script j LEFT JOIN nps.alert a ON a.session_id = j.session_id WHERE j.n <= 20) b
+JOIN (SELECT DISTINCT j.n - 10 AS n, a.severity, a.reasons FROM script j LEFT JOIN nps.alert a ON a.session_id = j.session_id WHERE j.n > 20) s
+  ON s.n = b.n
+ORDER BY b.n;

@@ -1,0 +1,527 @@
+/*
+ * alert_filter.c: the alert triggers on nps.answer, and the comment
+ * normalisation they share with the lexicon.
+ *
+ * Most answers cannot raise an alert (a promoter's score, "no" to paid
+ * services, a calm comment), yet every statement that inserts answers fires
+ * the alert triggers.  Deciding that in SQL costs more than storing the
+ * answers: a plan for the transition table, a SECURITY DEFINER call, a
+ * pre-check query.  So the trigger is in C: it reads the transition table
+ * once, tests each answer against the active rules of nps.alert_rule and,
+ * for free text, the comment's to_tsvector('russian') against all active
+ * lexicon terms at once (nps.alert_lexicon_any), both kept in a per-backend
+ * cache.  Only the answers that pass go to nps.raise_alerts(), which decides
+ * exactly (survey-specific rules, scoring, severities) as before; a statement
+ * with none does no SQL at all.
+ *
+ * The cache is dropped on a relcache invalidation of nps.alert_rule (its
+ * statement trigger nps.alert_rule_changed sends one) or of
+ * nps.alert_lexicon_any (refreshed, hence invalidated, by every change to
+ * nps.alert_lexicon), in this backend at once and in the others at commit.
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_collation.h"
+#include "catalog/pg_proc.h"
+#include "commands/trigger.h"
+#include "executor/executor.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "tsearch/ts_type.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/regproc.h"
+#include "utils/syscache.h"
+#include "utils/tuplestore.h"
+
+PG_FUNCTION_INFO_V1(nps_alert_normalize);
+PG_FUNCTION_INFO_V1(nps_answer_alerts);
+PG_FUNCTION_INFO_V1(nps_alert_rule_changed);
+
+/* One active rule of nps.alert_rule, as far as the pre-filter needs it. */
+typedef struct AlertRule
+{
+	int16		question_no;
+	bool		scan_text;
+	int16		min_score;
+	int16		max_score;
+} AlertRule;
+
+typedef struct AlertCache
+{
+	bool		valid;
+	MemoryContext cxt;
+	Oid			rule_relid;
+	Oid			lexicon_any_relid;
+	int			nrules;
+	AlertRule  *rules;
+	TSQuery		any_term;		/* NULL: no active term */
+	bool		prefilter;		/* lexemes below decide "no match" */
+	int			nlexemes;
+	char	  **lexemes;		/* operands of any_term, none inside another */
+	int		   *lexeme_len;
+	Oid			russian;		/* text search configuration */
+	Oid			answer_array_type;
+	SPIPlanPtr	raise_plan;		/* SELECT nps.raise_alerts($1) */
+} AlertCache;
+
+static AlertCache cache;
+static bool callback_registered = false;
+
+/*
+ * Lower case, ё as е, every negation glued to the word it negates.  "не
+ * обманули" becomes "необманули", which no longer stems to "обманул"; a run
+ * of negators ("никто не хамил") glues as one; a negation after the noun
+ * ("обмана не было", "хамства нет") is moved in front of it.  Lower case is
+ * spelled out for Cyrillic so that a database in the C locale behaves like
+ * any other.  The negator run takes the space before it (hence the leading
+ * space) rather than testing for a word start with a lookbehind or a
+ * capture: those make PostgreSQL's regex engine some twenty times slower.
+ */
+static const char *const normalize_upper = "АБВГДЕЁЖЗИЙКЛМНОПРСТУФХЦЧШЩЪЫЬЭЮЯё";
+static const char *const normalize_lower = "абвгдеежзийклмнопрстуфхцчшщъыьэюяе";
+static const char *const postposed_negation =
+	"([а-яa-z0-9]+)\\s+(не\\s+было|не\\s+заметил[а-я]*|не\\s+замечено|нет)(?![а-яa-z0-9])";
+static const char *const negator_run =
+	"\\s(?:(?:не|ни|нет|без|ник(?:то|ого|ому|ем|ак|огда|акого|акой|аких|акие|акое|акую)|нич(?:его|ем)|нисколько)\\s+)+";
+
+/*
+ * The constants above are UTF-8 (this file's encoding); a database in another
+ * encoding gets them converted once, as the SQL of 0.2.0 had its literals
+ * converted when the script was loaded.
+ */
+typedef struct NormalizeText
+{
+	text	   *upper;
+	text	   *lower;
+	text	   *postposed;
+	text	   *postposed_to;	/* не\1 */
+	text	   *run;
+	text	   *run_to;			/* " не" */
+	text	   *g;
+	text	   *negators[3];	/* не, ни, без */
+} NormalizeText;
+
+static NormalizeText *normalize_text = NULL;
+
+static text *
+server_text(const char *utf8)
+{
+	return cstring_to_text(pg_any_to_server(utf8, strlen(utf8), PG_UTF8));
+}
+
+static NormalizeText *
+normalize_constants(void)
+{
+	if (normalize_text == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+		NormalizeText *n = palloc(sizeof(NormalizeText));
+
+		n->upper = server_text(normalize_upper);
+		n->lower = server_text(normalize_lower);
+		n->postposed = server_text(postposed_negation);
+		n->postposed_to = server_text("не\\1");
+		n->run = server_text(negator_run);
+		n->run_to = server_text(" не");
+		n->g = server_text("g");
+		n->negators[0] = server_text("не");
+		n->negators[1] = server_text("ни");
+		n->negators[2] = server_text("без");
+		MemoryContextSwitchTo(old);
+		normalize_text = n;
+	}
+	return normalize_text;
+}
+
+/*
+ * translate(lower(body), normalize_upper, normalize_lower) with the leading
+ * space, in one pass for UTF-8 (translate() on multibyte text costs more than
+ * the rest of the normalisation together).  Upper-case А-Я, Ё and ё share
+ * their byte length with their replacements, so the text is changed in place.
+ */
+static text *
+alert_lower(text *body, Oid collation)
+{
+	text	   *lowered = DatumGetTextPP(DirectFunctionCall1Coll(lower, collation, PointerGetDatum(body)));
+	int			len = VARSIZE_ANY_EXHDR(lowered);
+	text	   *out = (text *) palloc(VARHDRSZ + len + 1);
+	unsigned char *p;
+
+	SET_VARSIZE(out, VARHDRSZ + len + 1);
+	VARDATA(out)[0] = ' ';
+	memcpy(VARDATA(out) + 1, VARDATA_ANY(lowered), len);
+	if (GetDatabaseEncoding() != PG_UTF8)
+		return DatumGetTextPP(DirectFunctionCall3(translate, PointerGetDatum(out),
+												  PointerGetDatum(normalize_constants()->upper),
+												  PointerGetDatum(normalize_constants()->lower)));
+	p = (unsigned char *) VARDATA(out) + 1;
+	for (int i = 0; i + 1 < len; i++)
+	{
+		if (p[i] == 0xD0 && p[i + 1] == 0x81)	/* Ё */
+			p[i + 1] = 0xB5;
+		else if (p[i] == 0xD0 && p[i + 1] >= 0x90 && p[i + 1] <= 0x9F)	/* А-П */
+			p[i + 1] += 0x20;
+		else if (p[i] == 0xD0 && p[i + 1] >= 0xA0 && p[i + 1] <= 0xAF)	/* Р-Я */
+			p[i] = 0xD1, p[i + 1] -= 0x20;
+		else if (p[i] == 0xD1 && p[i + 1] == 0x91)	/* ё */
+			p[i] = 0xD0, p[i + 1] = 0xB5;
+		else
+			continue;
+		i++;
+	}
+	return out;
+}
+
+/*
+ * Both patterns need "не", "ни" or "без" in the text: without them the
+ * regular expressions (most of what the normalisation costs) cannot change it.
+ */
+static bool
+may_hold_negation(text *t)
+{
+	NormalizeText *n = normalize_constants();
+
+	for (int i = 0; i < lengthof(n->negators); i++)
+		if (memmem(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t),
+				   VARDATA_ANY(n->negators[i]), VARSIZE_ANY_EXHDR(n->negators[i])) != NULL)
+			return true;
+	return false;
+}
+
+static text *
+alert_normalize(text *body, Oid collation)
+{
+	NormalizeText *n = normalize_constants();
+	Datum		s = PointerGetDatum(alert_lower(body, collation));
+
+	if (may_hold_negation(DatumGetTextPP(s)))
+	{
+		s = DirectFunctionCall4Coll(textregexreplace, collation, s, PointerGetDatum(n->postposed),
+									PointerGetDatum(n->postposed_to), PointerGetDatum(n->g));
+		s = DirectFunctionCall4Coll(textregexreplace, collation, s, PointerGetDatum(n->run),
+									PointerGetDatum(n->run_to), PointerGetDatum(n->g));
+	}
+	return DatumGetTextPP(DirectFunctionCall1(btrim1, s));
+}
+
+/* nps.alert_normalize(text): the SQL face of alert_normalize(). */
+Datum
+nps_alert_normalize(PG_FUNCTION_ARGS)
+{
+	Oid			collation = PG_GET_COLLATION();
+
+	PG_RETURN_TEXT_P(alert_normalize(PG_GETARG_TEXT_PP(0),
+									 OidIsValid(collation) ? collation : DEFAULT_COLLATION_OID));
+}
+
+static void
+alert_cache_callback(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == cache.rule_relid || relid == cache.lexicon_any_relid)
+		cache.valid = false;
+}
+
+/*
+ * A comment whose normalised text contains no operand of the all-terms query
+ * as a substring cannot match it, so the stemmer need not run.  Why: the
+ * Russian Snowball stemmer only removes endings, so a lexeme of
+ * to_tsvector('russian') is a prefix of a word of its input; an operand
+ * matches a lexeme only when equal to it or (":*") a prefix of it, hence only
+ * when it occurs in the text.  With every operand false the query is as false
+ * as against an empty tsvector; a query true even then ("!x") turns the
+ * pre-filter off, and so does an operand with an ASCII letter (the English
+ * stemmer, which the configuration uses for Latin words, rewrites endings).
+ * Operands containing another operand are dropped: the shorter one decides.
+ */
+static void
+alert_prefilter_prepare(TSQuery query)
+{
+	QueryItem  *item = GETQUERY(query);
+	char	   *operands = GETOPERAND(query);
+	int			n = 0;
+
+	cache.prefilter = !DatumGetBool(DirectFunctionCall2(ts_match_vq,
+														DirectFunctionCall1(tsvectorin, CStringGetDatum("")),
+														PointerGetDatum(query)));
+	cache.lexemes = palloc(sizeof(char *) * query->size);
+	cache.lexeme_len = palloc(sizeof(int) * query->size);
+	for (int i = 0; i < query->size && cache.prefilter; i++)
+	{
+		char	   *op;
+		int			len;
+		bool		redundant = false;
+
+		if (item[i].type != QI_VAL)
+			continue;
+		op = operands + item[i].qoperand.distance;
+		len = item[i].qoperand.length;
+		for (int k = 0; k < len; k++)
+			if ((op[k] >= 'a' && op[k] <= 'z') || (op[k] >= 'A' && op[k] <= 'Z'))
+				cache.prefilter = false;
+		for (int j = 0; j < n && !redundant; j++)
+			redundant = memmem(op, len, cache.lexemes[j], cache.lexeme_len[j]) != NULL;
+		if (redundant)
+			continue;
+		/* drop those this one is inside */
+		for (int j = 0; j < n; j++)
+			if (memmem(cache.lexemes[j], cache.lexeme_len[j], op, len) != NULL)
+			{
+				cache.lexemes[j] = cache.lexemes[n - 1];
+				cache.lexeme_len[j] = cache.lexeme_len[n - 1];
+				n--, j--;
+			}
+		cache.lexemes[n] = op;
+		cache.lexeme_len[n] = len;
+		n++;
+	}
+	cache.nlexemes = n;
+}
+
+/* False: the comment cannot match the all-terms query. */
+static bool
+alert_prefilter_pass(text *normalized)
+{
+	const char *s = VARDATA_ANY(normalized);
+	size_t		len = VARSIZE_ANY_EXHDR(normalized);
+
+	if (!cache.prefilter)
+		return true;
+	for (int i = 0; i < cache.nlexemes; i++)
+		if (memmem(s, len, cache.lexemes[i], cache.lexeme_len[i]) != NULL)
+			return true;
+	return false;
+}
+
+/*
+ * Loads the rules and the all-terms query as the owner of the trigger
+ * function: the writer of answers need not be able to read them (as
+ * nps.raise_alerts is SECURITY DEFINER, so that an answer is never refused
+ * because of alerts).
+ */
+static void
+alert_cache_load(Oid trigger_fn, Oid answer_type)
+{
+	Oid			save_userid;
+	int			save_sec_context;
+	HeapTuple	proc;
+	Oid			owner;
+	MemoryContext old;
+	Oid			argtype;
+
+	if (!callback_registered)
+	{
+		CacheRegisterRelcacheCallback(alert_cache_callback, (Datum) 0);
+		callback_registered = true;
+	}
+	if (cache.cxt == NULL)
+		cache.cxt = AllocSetContextCreate(CacheMemoryContext, "nps alert cache", ALLOCSET_SMALL_SIZES);
+	if (cache.raise_plan != NULL)
+		SPI_freeplan(cache.raise_plan);
+	cache.raise_plan = NULL;
+	cache.any_term = NULL;
+	MemoryContextReset(cache.cxt);
+
+	proc = SearchSysCache1(PROCOID, ObjectIdGetDatum(trigger_fn));
+	if (!HeapTupleIsValid(proc))
+		elog(ERROR, "cache lookup failed for function %u", trigger_fn);
+	owner = ((Form_pg_proc) GETSTRUCT(proc))->proowner;
+	ReleaseSysCache(proc);
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(owner, save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+
+	cache.rule_relid = RangeVarGetRelid(makeRangeVar("nps", "alert_rule", -1), NoLock, false);
+	cache.lexicon_any_relid = RangeVarGetRelid(makeRangeVar("nps", "alert_lexicon_any", -1), NoLock, false);
+	cache.russian = get_ts_config_oid(stringToQualifiedNameList("pg_catalog.russian"), false);
+	cache.answer_array_type = get_array_type(answer_type);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute("SELECT question_no, scan_text, coalesce(min_score, 0), coalesce(max_score, -1) "
+					"FROM nps.alert_rule WHERE active", true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "cannot read nps.alert_rule");
+	cache.nrules = (int) SPI_processed;
+	cache.rules = MemoryContextAllocZero(cache.cxt, sizeof(AlertRule) * Max(cache.nrules, 1));
+	for (int i = 0; i < cache.nrules; i++)
+	{
+		HeapTuple	t = SPI_tuptable->vals[i];
+		TupleDesc	d = SPI_tuptable->tupdesc;
+		bool		isnull;
+
+		cache.rules[i].question_no = DatumGetInt16(SPI_getbinval(t, d, 1, &isnull));
+		cache.rules[i].scan_text = DatumGetBool(SPI_getbinval(t, d, 2, &isnull));
+		cache.rules[i].min_score = DatumGetInt16(SPI_getbinval(t, d, 3, &isnull));
+		cache.rules[i].max_score = DatumGetInt16(SPI_getbinval(t, d, 4, &isnull));
+	}
+	if (SPI_execute("SELECT query FROM nps.alert_lexicon_any", true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "cannot read nps.alert_lexicon_any");
+	if (SPI_processed == 1)
+	{
+		bool		isnull;
+		Datum		q = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (!isnull)
+		{
+			old = MemoryContextSwitchTo(cache.cxt);
+			cache.any_term = DatumGetTSQueryCopy(q);
+			alert_prefilter_prepare(cache.any_term);
+			MemoryContextSwitchTo(old);
+		}
+	}
+	argtype = cache.answer_array_type;
+	cache.raise_plan = SPI_prepare("SELECT nps.raise_alerts($1)", 1, &argtype);
+	if (cache.raise_plan == NULL || SPI_keepplan(cache.raise_plan) != 0)
+		elog(ERROR, "cannot prepare the call of nps.raise_alerts: %s", SPI_result_code_string(SPI_result));
+	SPI_finish();
+
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+	cache.valid = true;
+}
+
+/* Can this answer raise an alert?  False is certain; true is a maybe. */
+static bool
+answer_may_alert(int16 question_no, bool score_null, int16 score, text *body)
+{
+	bool		scan = false;
+	text	   *normalized;
+
+	for (int i = 0; i < cache.nrules; i++)
+	{
+		AlertRule  *r = &cache.rules[i];
+
+		if (r->question_no != question_no)
+			continue;
+		if (r->scan_text)
+			scan = true;
+		else if (!score_null && score >= r->min_score && score <= r->max_score)
+			return true;
+	}
+	if (!scan || body == NULL || cache.any_term == NULL)
+		return false;
+	normalized = alert_normalize(body, DEFAULT_COLLATION_OID);
+	if (!alert_prefilter_pass(normalized))
+		return false;
+	return DatumGetBool(DirectFunctionCall2(ts_match_vq,
+											DirectFunctionCall2(to_tsvector_byid,
+																ObjectIdGetDatum(cache.russian),
+																PointerGetDatum(normalized)),
+											PointerGetDatum(cache.any_term)));
+}
+
+static int
+attnum_of(TupleDesc desc, const char *name)
+{
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute a = TupleDescAttr(desc, i);
+
+		if (!a->attisdropped && strcmp(NameStr(a->attname), name) == 0)
+			return i + 1;
+	}
+	elog(ERROR, "nps.answer has no column \"%s\"", name);
+	return 0;
+}
+
+/*
+ * Statement trigger on nps.answer (INSERT and UPDATE, transition table
+ * new_answers): hands the answers that may alarm to nps.raise_alerts().
+ */
+Datum
+nps_answer_alerts(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	Tuplestorestate *ts;
+	TupleDesc	desc;
+	TupleTableSlot *slot;
+	int			att_question, att_score, att_body;
+	int			readptr;
+	MemoryContext rowcxt, old;
+	Datum	   *hits = NULL;
+	int			nhits = 0, maxhits = 0;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event)
+		|| trigdata->tg_newtable == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("nps.answer_alerts() must be a statement trigger with a NEW TABLE")));
+	if (!cache.valid)
+		alert_cache_load(fcinfo->flinfo->fn_oid, RelationGetDescr(trigdata->tg_relation)->tdtypeid);
+
+	ts = trigdata->tg_newtable;
+	desc = RelationGetDescr(trigdata->tg_relation);
+	att_question = attnum_of(desc, "question_no");
+	att_score = attnum_of(desc, "score");
+	att_body = attnum_of(desc, "body");
+	slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
+	/* A read pointer of our own: other triggers read the same tuplestore. */
+	readptr = tuplestore_alloc_read_pointer(ts, 0);
+	tuplestore_select_read_pointer(ts, readptr);
+	tuplestore_rescan(ts);
+	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "nps alert rows", ALLOCSET_DEFAULT_SIZES);
+
+	while (tuplestore_gettupleslot(ts, true, false, slot))
+	{
+		bool		qnull, snull, bnull;
+		Datum		q = slot_getattr(slot, att_question, &qnull);
+		Datum		s = slot_getattr(slot, att_score, &snull);
+		Datum		b = slot_getattr(slot, att_body, &bnull);
+		bool		maybe;
+
+		old = MemoryContextSwitchTo(rowcxt);
+		maybe = !qnull && answer_may_alert(DatumGetInt16(q), snull, snull ? 0 : DatumGetInt16(s),
+										   bnull ? NULL : DatumGetTextPP(b));
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(rowcxt);
+		if (!maybe)
+			continue;
+		if (nhits == maxhits)
+		{
+			maxhits = Max(16, maxhits * 2);
+			hits = hits ? repalloc(hits, sizeof(Datum) * maxhits) : palloc(sizeof(Datum) * maxhits);
+		}
+		hits[nhits++] = ExecFetchSlotHeapTupleDatum(slot);
+	}
+	tuplestore_select_read_pointer(ts, 0);
+	ExecDropSingleTupleTableSlot(slot);
+	MemoryContextDelete(rowcxt);
+
+	if (nhits > 0)
+	{
+		Datum		arg;
+		char		argnull = ' ';
+
+		arg = PointerGetDatum(construct_array(hits, nhits, desc->tdtypeid, -1, false, TYPALIGN_DOUBLE));
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		if (SPI_execute_plan(cache.raise_plan, &arg, &argnull, false, 1) != SPI_OK_SELECT)
+			elog(ERROR, "nps.raise_alerts failed");
+		SPI_finish();
+	}
+	return PointerGetDatum(NULL);
+}
+
+/*
+ * Statement trigger on nps.alert_rule: every backend drops its cached rules
+ * (at once here, at commit elsewhere).
+ */
+Datum
+nps_alert_rule_changed(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("nps.alert_rule_changed() must be called as a trigger")));
+	CacheInvalidateRelcache(trigdata->tg_relation);
+	return PointerGetDatum(NULL);
+}
