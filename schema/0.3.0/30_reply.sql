@@ -41,22 +41,31 @@ END $$;
 -- replies then go through nps.opt_out_by_sms one by one (rare, and each
 -- ends all sessions of its subscriber).
 --
--- EXECUTE: the statement is planned at each call for the replies at hand
--- and the tables as they are now.  A cached generic plan knows neither:
--- made while nps.answer or nps.inbox was still small, it scans them whole
--- (or materialises one side of a nested loop) at every later call, until an
--- ANALYZE happens to invalidate it (seen: 1,000 replies/s instead of 5,000).
-CREATE FUNCTION nps.take_replies(replies nps.inbox[]) RETURNS integer
-LANGUAGE plpgsql AS $$
+-- Plans.  Several replies: EXECUTE, planned for the replies at hand and the
+-- tables as they are now.  A cached generic plan knows neither: made while
+-- nps.answer or nps.inbox was still small it scans them whole (or
+-- materialises one side of a nested loop) at every later call until an
+-- ANALYZE happens to invalidate it (seen: 1,000 replies/s instead of 4,000).
+-- One reply (the worker stores each in its own statement): the statement
+-- as static SQL with the connection's generic plan, made once, since
+-- planning it costs as much as its work; its index probes are right for one
+-- row, and a plan made on small tables is replaced when autovacuum analyzes
+-- them.  plan_cache_mode is forced for that reason (the default would keep
+-- making custom plans: each is cheaper than the generic plan's estimate for
+-- ten rows).  The one statement text is written once below and put in both
+-- places when the function is created ($1, $2 are the arguments either way).
+--
+-- enable_seqscan = off: every table this path touches is reached by a key
+-- (a reply's sender and code, a session, a survey's questions, a reply's
+-- id), so a sequential scan is never the right plan; but a plan made while
+-- a table is tiny (a fresh install, the worker's first reply) would scan it,
+-- and a generic plan would go on scanning it as it grows (seen: every reply
+-- reading the whole of nps.inbox).  Plans made inside the call (foreign-key
+-- checks, the alert and change-log triggers of nps.answer) read their small
+-- tables by index too.
+DO $do$
 DECLARE
-    stop record;
-    stop_ids bigint[];
-    stop_msisdns text[];
-    stop_codes text[];
-    stop_sessions bigint[];
-    stop_at timestamptz[];
-BEGIN
-    EXECUTE $sql$
+    stmt constant text := $stmt$
     WITH matched AS MATERIALIZED (
         SELECT r.id, r.m, r.code, r.body, r.received_at, se.sid, se.survey_id, se.question_no,
                se.reasked, coalesce(se.hint, se.question) AS hint,
@@ -150,21 +159,41 @@ BEGIN
                 ELSE CASE WHEN (f.p).status <> 'ok'
                           THEN (f.p).status || coalesce(': ' || (f.p).reason, '') || ' (after a re-ask)' END END
         FROM fate f
-        WHERE i.id = f.id
+        -- the rows by their key ($2, the ids of $1): planned while nps.inbox
+        -- was small, a join alone becomes a scan of the whole table
+        WHERE i.id = ANY ($2) AND i.id = f.id
     )
     SELECT array_agg(f.id ORDER BY f.id), array_agg(f.m ORDER BY f.id), array_agg(f.code ORDER BY f.id),
            array_agg(f.sid ORDER BY f.id), array_agg(f.received_at ORDER BY f.id)
     FROM fate f WHERE f.act = 'stop'
-    $sql$ INTO stop_ids, stop_msisdns, stop_codes, stop_sessions, stop_at USING replies;
-
+$stmt$;
+BEGIN
+    EXECUTE format($fn$
+CREATE FUNCTION nps.take_replies(replies nps.inbox[], ids bigint[]) RETURNS integer
+LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan SET enable_seqscan = off AS $body$
+DECLARE
+    stop record;
+    stop_ids bigint[];
+    stop_msisdns text[];
+    stop_codes text[];
+    stop_sessions bigint[];
+    stop_at timestamptz[];
+BEGIN
+    IF array_length(replies, 1) = 1 THEN
+        %s
+        INTO stop_ids, stop_msisdns, stop_codes, stop_sessions, stop_at;
+    ELSE
+        EXECUTE %L INTO stop_ids, stop_msisdns, stop_codes, stop_sessions, stop_at USING replies, ids;
+    END IF;
     FOR stop IN SELECT * FROM unnest(stop_ids, stop_msisdns, stop_codes, stop_sessions, stop_at)
                 AS u(id, msisdn, code, session_id, at) LOOP
         PERFORM nps.opt_out_by_sms(stop.msisdn, stop.code, stop.id, stop.session_id, stop.at);
     END LOOP;
     RETURN coalesce(array_length(replies, 1), 0);
-END $$;
-COMMENT ON FUNCTION nps.take_replies(nps.inbox[]) IS
-    'Takes stored replies of distinct subscribers through the dialogue at once (match, parse, answer, next question / re-ask / thanks / opt-out) and records each one''s fate on its inbox row; returns how many. Called by the inbox_dialogue trigger';
+END $body$ $fn$, stmt, stmt);
+END $do$;
+COMMENT ON FUNCTION nps.take_replies(nps.inbox[], bigint[]) IS
+    'Takes stored replies of distinct subscribers through the dialogue at once (match, parse, answer, next question / re-ask / thanks / opt-out) and records each one''s fate on its inbox row; ids are the replies'' inbox ids; returns how many. Called by the inbox_dialogue trigger';
 
 -- A statement may hold several replies of one subscriber: its k-th reply
 -- goes in round k, so each sees the session as the previous one left it
@@ -174,23 +203,25 @@ CREATE OR REPLACE FUNCTION nps.dialogue() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
     replies nps.inbox[];
+    ids bigint[];
     rounds integer[];
     first integer;
     last integer;
 BEGIN
-    SELECT array_agg(x.r ORDER BY x.round, (x.r).id), array_agg(x.round ORDER BY x.round, (x.r).id)
-      INTO replies, rounds
+    SELECT array_agg(x.r ORDER BY x.round, (x.r).id), array_agg((x.r).id ORDER BY x.round, (x.r).id),
+           array_agg(x.round ORDER BY x.round, (x.r).id)
+      INTO replies, ids, rounds
     FROM (SELECT r, row_number() OVER (PARTITION BY nps.reply_msisdn(r.msisdn) ORDER BY r.id)::integer AS round
           FROM new_replies r WHERE r.status = 'received') x;
     IF replies IS NULL THEN
         RETURN NULL;
     ELSIF rounds[array_length(rounds, 1)] = 1 THEN
-        PERFORM nps.take_replies(replies);
+        PERFORM nps.take_replies(replies, ids);
     ELSE
         FOR k IN 1 .. rounds[array_length(rounds, 1)] LOOP
             first := array_position(rounds, k);
             last := coalesce(array_position(rounds, k + 1, first) - 1, array_length(rounds, 1));
-            PERFORM nps.take_replies(replies[first:last]);
+            PERFORM nps.take_replies(replies[first:last], ids[first:last]);
         END LOOP;
     END IF;
     RETURN NULL;
