@@ -54,15 +54,6 @@ END $$;
 -- making custom plans: each is cheaper than the generic plan's estimate for
 -- ten rows).  The one statement text is written once below and put in both
 -- places when the function is created ($1, $2 are the arguments either way).
---
--- enable_seqscan = off: every table this path touches is reached by a key
--- (a reply's sender and code, a session, a survey's questions, a reply's
--- id), so a sequential scan is never the right plan; but a plan made while
--- a table is tiny (a fresh install, the worker's first reply) would scan it,
--- and a generic plan would go on scanning it as it grows (seen: every reply
--- reading the whole of nps.inbox).  Plans made inside the call (foreign-key
--- checks, the alert and change-log triggers of nps.answer) read their small
--- tables by index too.
 DO $do$
 DECLARE
     stmt constant text := $stmt$
@@ -170,7 +161,7 @@ $stmt$;
 BEGIN
     EXECUTE format($fn$
 CREATE FUNCTION nps.take_replies(replies nps.inbox[], ids bigint[]) RETURNS integer
-LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan SET enable_seqscan = off AS $body$
+LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $body$
 DECLARE
     stop record;
     stop_ids bigint[];
