@@ -34,17 +34,10 @@ BEGIN
     RETURN n;
 END $$;
 
--- The sender's normal form, now inlined into the queries that use it (a
--- STRICT SQL function is not: it was a function call per reply, twice).
--- NULL in, NULL out as before: the CASE falls through to raw.
-CREATE OR REPLACE FUNCTION nps.reply_msisdn(raw text) RETURNS text
-LANGUAGE sql IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE AS $$
-    SELECT CASE
-        WHEN raw ~ '^7[0-9]{10}$' THEN raw
-        WHEN regexp_replace(raw, '[^0-9]', '', 'g') ~ '^[78][0-9]{10}$'
-            THEN '7' || substr(regexp_replace(raw, '[^0-9]', '', 'g'), 2)
-        ELSE raw END
-$$;
+-- The sender's normal form is inlined into the queries that use it once it
+-- is not STRICT (it was a function call per reply, twice).  NULL in, NULL
+-- out as before: its CASE falls through to raw.
+ALTER FUNCTION nps.reply_msisdn(text) CALLED ON NULL INPUT;
 
 -- One round: replies of distinct subscribers, so that no two of them touch
 -- the same session, opt-out or pool entry.  One statement matches, parses
