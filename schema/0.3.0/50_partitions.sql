@@ -120,6 +120,25 @@ BEGIN
             USING ERRCODE = 'dependent_objects_still_exist';
     END IF;
 
+    -- A view or function of the user's own cannot be replaced by an extension
+    -- script: rather than leave it reading only the old rows, stop here.
+    SELECT string_agg(x.what, ', ' ORDER BY x.what) INTO s
+    FROM (SELECT DISTINCT format('view %s', v.oid::regclass) AS what, v.oid, 'pg_class'::regclass AS cls
+          FROM pg_depend d JOIN pg_rewrite w ON w.oid = d.objid JOIN pg_class v ON v.oid = w.ev_class
+          WHERE d.classid = 'pg_rewrite'::regclass AND d.refobjid = p_table AND v.oid <> p_table
+          UNION
+          SELECT format('function %s', d.objid::regprocedure), d.objid, 'pg_proc'::regclass
+          FROM pg_depend d
+          WHERE d.classid = 'pg_proc'::regclass
+            AND (d.refclassid = 'pg_class'::regclass AND d.refobjid = p_table
+                 OR d.refclassid = 'pg_type'::regclass AND d.refobjid IN (rowtype, arraytype))) x
+    WHERE NOT EXISTS (SELECT FROM pg_depend e WHERE e.classid = x.cls AND e.objid = x.oid AND e.deptype = 'e');
+    IF s IS NOT NULL THEN
+        RAISE EXCEPTION 'cannot partition %: objects that do not belong to nps depend on it', qname
+            USING ERRCODE = 'dependent_objects_still_exist', DETAIL = format('Depending on %s: %s.', qname, s),
+                  HINT = 'Drop them before ALTER EXTENSION nps UPDATE and create them again afterwards: they then read the partitioned table.';
+    END IF;
+
     -- Everything is captured before the rename: the texts name the table as
     -- it is named now, which then resolves to the new table.
     FOR r IN SELECT c.conname, pg_get_constraintdef(c.oid) AS def, obj_description(c.oid, 'pg_constraint') AS cmt
@@ -310,22 +329,22 @@ CREATE FUNCTION nps.ensure_partitions(p_at timestamptz DEFAULT now()) RETURNS in
 LANGUAGE plpgsql SET lock_timeout = '10s' AS $$
 DECLARE
     t record;
-    m timestamptz;
+    m timestamp;     -- a month's start on the UTC clock: month arithmetic must not follow the session's TimeZone
     part name;
     n integer := 0;
-    first timestamptz := date_trunc('month', p_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC';
+    this_month timestamp := date_trunc('month', p_at AT TIME ZONE 'UTC');
 BEGIN
     FOR t IN SELECT p.relation, c.relname, c.relnamespace::regnamespace AS ns
              FROM nps.partitioned_table p JOIN pg_class c ON c.oid = p.relation ORDER BY c.relname LOOP
-        FOR m IN SELECT generate_series(first, first + nps.analytics_setting('partition_months_ahead')::int * interval '1 month',
-                                        interval '1 month') AT TIME ZONE 'UTC' AT TIME ZONE 'UTC' LOOP
-            part := t.relname || '_' || to_char(m AT TIME ZONE 'UTC', 'YYYYMM');
+        FOR m IN SELECT generate_series(this_month, this_month + nps.analytics_setting('partition_months_ahead')::int * interval '1 month',
+                                        interval '1 month') LOOP
+            part := t.relname || '_' || to_char(m, 'YYYYMM');
             CONTINUE WHEN EXISTS (SELECT FROM pg_class WHERE relname = part AND relnamespace = t.ns);
             EXECUTE format('CREATE TABLE %I.%I (LIKE %s INCLUDING DEFAULTS INCLUDING CONSTRAINTS)', t.ns, part, t.relation);
             EXECUTE format('ALTER TABLE %s ATTACH PARTITION %I.%I FOR VALUES FROM (%s) TO (%s)', t.relation, t.ns, part,
-                           nps.id_base(m), nps.id_base(m + interval '1 month'));
+                           nps.id_base(m AT TIME ZONE 'UTC'), nps.id_base((m + interval '1 month') AT TIME ZONE 'UTC'));
             EXECUTE format('COMMENT ON TABLE %I.%I IS %L', t.ns, part,
-                           format('Partition of %s: ids drawn in %s (UTC)', t.relation, to_char(m AT TIME ZONE 'UTC', 'YYYY-MM')));
+                           format('Partition of %s: ids drawn in %s (UTC)', t.relation, to_char(m, 'YYYY-MM')));
             n := n + 1;
         END LOOP;
     END LOOP;
@@ -423,6 +442,7 @@ DECLARE
     expired regclass[];
     dropped text[] := '{}';
     part regclass;
+    part_name text;
     n_texts bigint; n_replies bigint; n_visits bigint; n_outbox bigint; n_inbox bigint; n_roaming bigint;
     result jsonb;
 BEGIN
@@ -448,9 +468,10 @@ BEGIN
     -- row deletes below only meet the month at the edge.  A partition that
     -- cannot be locked now stays: its rows then go row by row below.
     FOREACH part IN ARRAY coalesce(expired, '{}') LOOP
+        part_name := part::text;     -- its name, while it has one
         BEGIN
             PERFORM nps.drop_partition(part);
-            dropped := dropped || part::text;
+            dropped := dropped || part_name;
         EXCEPTION WHEN lock_not_available THEN
             RAISE WARNING 'partition % not dropped: it is in use', part
                 USING HINT = 'Its rows are deleted one by one instead; the next nps.apply_retention() tries again.';
