@@ -7,24 +7,30 @@ DROP EXTENSION IF EXISTS nps CASCADE;
 CREATE EXTENSION nps CASCADE;
 RESET client_min_messages;
 
--- Ids: yyyymm * 10^10 of the UTC month.  01:00 on 1 December in Moscow is still
--- November in UTC; 23:30 on 31 December in New York is already January.
-SELECT to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US "UTC"') AS at, nps.id_base(t), nps.id_month(nps.id_base(t) + 42) AS month
+-- Ids: 10^10 per UTC month after the month of installation (month 0: the plain
+-- counter).  01:00 on 1 December in Moscow is still November in UTC; 23:30 on
+-- 31 December in New York is already January.
+SELECT to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US "UTC"') AS at, nps.id_month(nps.id_base(t) + 42) AS month,
+       (nps.id_base(t) - nps.id_base('2026-11-15 12:00+00')) / 10000000000 AS months_after_november
 FROM (VALUES ('2026-11-30 23:59:59.999999+00'::timestamptz), ('2026-12-01 01:00+03'),
-             ('2026-12-01 00:00+00'), ('2026-12-31 23:30-05')) v(t);
-SELECT nps.id_month(9999999999) AS legacy_id_month;
+             ('2026-12-01 00:00+00'), ('2026-12-31 23:30-05'), ('2025-01-31 23:30-05')) v(t);
+SELECT nps.id_epoch() = date_trunc('month', now() AT TIME ZONE 'UTC') AS epoch_is_this_month,
+       nps.id_base(now()) = 0 AS this_month_starts_at_0, nps.id_month(1) = nps.id_epoch() AS first_id_in_epoch;
 
 -- The install made this month's partitions and partition_months_ahead (3) more.
-SELECT parent, count(*) FILTER (WHERE month IS NULL) AS legacy,
+SELECT parent, count(*) AS partitions,
        count(*) FILTER (WHERE month >= date_trunc('month', now() AT TIME ZONE 'UTC')) AS current_and_ahead
 FROM nps.partitions GROUP BY 1 ORDER BY 1;
 
 -- Created ahead, idempotently: January..April 2025 (the UTC month of p_at and three more).
 SELECT nps.ensure_partitions('2024-12-31 23:30-05') AS created;
 SELECT nps.ensure_partitions('2024-12-31 23:30-05') AS created_again;
-SELECT parent, partition, month, from_id, to_id FROM nps.partitions
+SELECT parent, partition, month, to_id - from_id AS ids, from_id = nps.id_base(month) AS from_month_start FROM nps.partitions
 WHERE month < '2025-06-01' ORDER BY 1, 3;
-\d nps.inbox_202501
+-- A partition has the indexes, constraints and triggers of its table.
+SELECT indexdef FROM pg_indexes WHERE tablename = 'inbox_202501' ORDER BY 1;
+SELECT conname FROM pg_constraint WHERE conrelid = 'nps.inbox_202501'::regclass ORDER BY 1;
+SELECT tgname FROM pg_trigger WHERE tgrelid = 'nps.inbox_202501'::regclass AND NOT tgisinternal ORDER BY 1;
 
 -- A small network and a survey.
 INSERT INTO nps.region (code, name, time_zone) VALUES ('MOW', 'Москва', 'Europe/Moscow');
@@ -59,8 +65,9 @@ INSERT INTO nps.inbox (id, msisdn, short_code, body, received_at, status, dedupe
     (nps.id_base('2025-02-01 02:45+03') + 3, '79160000003', '0650', 'STOP', '2025-01-31 23:45+00', 'opt_out', NULL),
     (nps.id_base('2025-03-27 12:00+03') + 4, '79160000004', '0650', '10', '2025-03-27 12:00+03', 'answered', 'smsc-a:4'),
     (nps.id_base('2025-02-01 03:00+03') + 5, '79160000003', '0650', 'спасибо', '2025-02-01 00:00+00', 'late', NULL);
-SELECT id, tableoid::regclass AS partition, received_at AT TIME ZONE 'UTC' AS received_utc FROM nps.inbox
-WHERE id < nps.id_base('2026-01-01') ORDER BY id;
+SELECT id - nps.id_base(nps.id_month(id)) AS n, nps.id_month(id), tableoid::regclass AS partition,
+       received_at AT TIME ZONE 'UTC' AS received_utc
+FROM nps.inbox WHERE id < nps.id_base('2026-01-01') ORDER BY id;
 INSERT INTO nps.answer (session_id, question_no, score, body, inbox_id, answered_at)
 SELECT s.id, 1, x.score, x.body, x.inbox_id, x.at
 FROM (VALUES ('jan-1', 9, '9', nps.id_base('2025-01-01') + 1, '2025-01-27 12:00+03'::timestamptz),
@@ -74,6 +81,7 @@ JOIN nps.session s ON s.id = a.session_id JOIN nps.visit v ON v.id = s.visit_id
 WHERE v.external_ref <> 'now-1' ORDER BY 1;
 
 -- Unique keys hold across partitions.  One answer per session and question:
+\set VERBOSITY terse
 INSERT INTO nps.answer (session_id, question_no, score, answered_at)
 SELECT s.id, 1, 5, '2025-01-28 12:00+03' FROM nps.session s JOIN nps.visit v ON v.id = s.visit_id WHERE v.external_ref = 'jan-1';
 \echo :LAST_ERROR_SQLSTATE
@@ -91,6 +99,7 @@ SELECT dedupe_key, inbox_id - nps.id_base(nps.id_month(inbox_id)) AS n FROM nps.
 -- An id outside every partition is refused (a month never created):
 INSERT INTO nps.inbox (id, msisdn, short_code, body) VALUES (nps.id_base('2030-01-01') + 7, '79160000004', '0650', 'x');
 \echo :LAST_ERROR_SQLSTATE
+\set VERBOSITY default
 
 -- Retention.  Figures first; then, 400 days of raw rows as of 15 March 2026: the
 -- month of January 2025 (session ids and reply ids) goes whole; February, March
@@ -117,8 +126,8 @@ WHERE period_kind = 'month' AND period < '2026-01-01' ORDER BY period;
 SELECT nps.drop_partition('nps.visit');
 \echo :LAST_ERROR_SQLSTATE
 
--- Upgrade of a 0.2.0 database holding rows: every row stays (in the _legacy
--- partitions), with grants, comments, policies, triggers and the views that read
+-- Upgrade of a 0.2.0 database holding rows: every row stays (the old tables become
+-- the partitions of month 0), with grants, comments, policies, triggers and the views that read
 -- the tables, the user's own included.
 SET client_min_messages = warning;
 DROP EXTENSION nps CASCADE;
@@ -150,7 +159,8 @@ CREATE TEMP TABLE before AS
 SELECT (SELECT count(*) FROM nps.answer) AS answers, (SELECT count(*) FROM nps.inbox) AS replies,
        (SELECT count(*) FROM nps.session) AS sessions, (SELECT count(*) FROM nps.opt_out WHERE inbox_id IS NOT NULL) AS opt_outs,
        (SELECT count(*) FROM public.my_answers) AS my_answers, (SELECT max(id) FROM nps.session) AS last_session,
-       (SELECT sum(hashtext(a::text)) FROM nps.answer a) AS answer_hash, (SELECT sum(hashtext(i::text)) FROM nps.inbox i) AS inbox_hash;
+       (SELECT sum(hashtext(a::text)) FROM nps.answer a) AS answer_hash, (SELECT sum(hashtext(i::text)) FROM nps.inbox i) AS inbox_hash,
+       'nps.answer'::regclass::oid AS answer_table, 'nps.inbox'::regclass::oid AS inbox_table;
 SELECT answers, replies, sessions, opt_outs, my_answers FROM before;
 
 -- A view of the user's own on the tables cannot be replaced by the upgrade: it says so.
@@ -162,7 +172,8 @@ ALTER EXTENSION nps UPDATE TO '0.3.0';
 CREATE VIEW public.my_answers AS SELECT a.session_id, a.score, i.status FROM nps.answer a JOIN nps.inbox i ON i.id = a.inbox_id;
 
 SELECT (SELECT count(*) FROM nps.answer) = answers AS answers_kept, (SELECT count(*) FROM nps.inbox) = replies AS replies_kept,
-       (SELECT count(*) FROM nps.answer_legacy) = answers AS answers_in_legacy, (SELECT count(*) FROM nps.inbox_legacy) = replies AS replies_in_legacy,
+       (SELECT count(*) FROM nps.answer a JOIN nps.partitions p ON p.partition = a.tableoid WHERE p.month = nps.id_epoch() AND p.partition = answer_table) = answers AS answers_in_old_table,
+       (SELECT count(*) FROM nps.inbox i JOIN nps.partitions p ON p.partition = i.tableoid WHERE p.month = nps.id_epoch() AND p.partition = inbox_table) = replies AS replies_in_old_table,
        (SELECT sum(hashtext(a::text)) FROM nps.answer a) = answer_hash AS answers_same, (SELECT sum(hashtext(i::text)) FROM nps.inbox i) = inbox_hash AS replies_same,
        (SELECT count(*) FROM nps.opt_out WHERE inbox_id IS NOT NULL) = opt_outs AS opt_out_links_kept,
        (SELECT count(*) FROM public.my_answers) = my_answers AS user_view_works
@@ -177,27 +188,28 @@ SELECT policyname, roles, cmd, qual FROM pg_policies WHERE tablename = 'inbox';
 SELECT tgname, tgenabled FROM pg_trigger WHERE tgrelid IN ('nps.answer'::regclass, 'nps.inbox'::regclass) AND NOT tgisinternal ORDER BY 1;
 SELECT conrelid::regclass, conname FROM pg_constraint
 WHERE confrelid IN ('nps.answer'::regclass, 'nps.inbox'::regclass) AND conparentid = 0 ORDER BY 1::text, 2;
--- The extension's views read the partitioned tables, none the legacy partitions.
-SELECT d.refobjid::regclass AS reads, string_agg(DISTINCT w.ev_class::regclass::text, ', ') AS views
-FROM pg_depend d JOIN pg_rewrite w ON w.oid = d.objid
-WHERE d.classid = 'pg_rewrite'::regclass AND d.refobjid IN ('nps.answer'::regclass, 'nps.inbox'::regclass,
-      'nps.answer_legacy'::regclass, 'nps.inbox_legacy'::regclass) AND w.ev_class <> d.refobjid
-GROUP BY 1 ORDER BY 1::text;
+-- The extension's views read the partitioned tables, none the old tables (now partitions).
+SELECT CASE WHEN d.refobjid IN (answer_table, inbox_table) THEN 'old table' ELSE d.refobjid::regclass::text END AS reads,
+       string_agg(DISTINCT w.ev_class::regclass::text, ', ') AS views
+FROM before, pg_depend d JOIN pg_rewrite w ON w.oid = d.objid
+WHERE d.classid = 'pg_rewrite'::regclass AND d.refobjid IN ('nps.answer'::regclass, 'nps.inbox'::regclass, answer_table, inbox_table)
+  AND w.ev_class <> d.refobjid
+GROUP BY 1 ORDER BY 1;
 SELECT pg_get_function_identity_arguments('nps.raise_alerts'::regproc) AS raise_alerts_takes;
 -- Dedupe keys moved and still refuse a duplicate.
 SELECT count(*) = (SELECT count(*) FROM nps.inbox WHERE dedupe_key IS NOT NULL) AS keys_moved FROM nps.inbox_dedupe_key;
 UPDATE nps.inbox SET dedupe_key = (SELECT min(dedupe_key) FROM nps.inbox) WHERE id = (SELECT min(id) FROM nps.inbox WHERE dedupe_key IS NULL);
 \echo :LAST_ERROR_SQLSTATE
--- The dialogue goes on: old sessions answer into the legacy partition, new ids carry the month.
+-- The dialogue goes on: the upgrade's month is month 0, whose partition is the old table.
 SELECT count(nps.receive(msisdn, short_code, '5', '2026-03-01 15:00+03')) AS replies FROM nps.session WHERE state = 'active';
-SELECT a.tableoid::regclass AS partition, count(*) FROM nps.answer a GROUP BY 1 ORDER BY 1;
-SELECT count(*) FILTER (WHERE i.id < 10000000000) = (SELECT replies FROM before) AS old_replies_legacy,
-       bool_and(nps.id_month(i.id) = date_trunc('month', now() AT TIME ZONE 'UTC')::date) FILTER (WHERE i.id >= 10000000000) AS new_replies_this_month
-FROM nps.inbox i;
+SELECT a.tableoid = answer_table AS in_old_table, count(*) FROM nps.answer a, before GROUP BY 1;
+SELECT i.tableoid = inbox_table AS in_old_table, count(*) FROM nps.inbox i, before GROUP BY 1;
 SELECT nps.generate_visits(3, '2026-02-01 00:00+03', '2026-02-02 00:00+03', 8, 1000000000) AS visits;
-SELECT count(*) AS new_sessions, bool_and(nps.id_month(id) = date_trunc('month', now() AT TIME ZONE 'UTC')::date) AS ids_of_this_month,
-       bool_and(id % 10000000000 > (SELECT last_session FROM before)) AS counter_continues
-FROM nps.session WHERE id >= 10000000000;
+SELECT count(*) AS new_sessions, bool_and(nps.id_month(id) = nps.id_epoch()) AS ids_of_month_0
+FROM nps.session, before WHERE id > last_session;
+-- A month later ids move to the next range (as next_id() computes for a time a month on).
+SELECT nps.id_month(nps.id_base((date_trunc('month', now() AT TIME ZONE 'UTC') + interval '40 days') AT TIME ZONE 'UTC') + 1)
+       = (nps.id_epoch() + interval '1 month')::date AS next_month_range;
 SELECT nps.refresh() ->> 'mode' AS refresh;
 SELECT count(*) > 0 AS figures FROM nps.nps_by_region;
 

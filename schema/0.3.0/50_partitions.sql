@@ -3,9 +3,10 @@
 -- that drops whole months of them.
 --
 -- The partition key is an id whose value encodes its month: ids drawn by
--- nps.next_id() are yyyymm * 10^10 + a counter (2026110000000123 is a row
--- of November 2026, UTC).  Each month's rows therefore fill one range of
--- ids, and RANGE partitioning on the id keeps every key the code relies on:
+-- nps.next_id() are k * 10^10 + a counter, k being the number of UTC months
+-- since the month nps 0.3.0 was installed (nps.id_epoch()).  Each month's
+-- rows therefore fill one range of ids, and RANGE partitioning on the id
+-- keeps every key the code relies on:
 --   nps.inbox   by id          primary key (id), answer.inbox_id and
 --                              opt_out.inbox_id keep referencing it;
 --   nps.answer  by session_id  primary key (session_id, question_no): one
@@ -27,22 +28,35 @@
 
 -- Month-aware ids ------------------------------------------------------------------
 
+-- Month 0 is the month of installation (or of the upgrade to 0.3.0): the ids
+-- drawn before 0.3.0 and in that month are the plain counter, below 10^10, so
+-- the first month's ids look as they always did; each later month adds 10^10
+-- (ids stay below 2^53: JSON and JavaScript read them exactly).  Written into
+-- the function at install time, so that it folds into a constant.
+DO $$
+BEGIN
+    EXECUTE format('CREATE FUNCTION nps.id_epoch() RETURNS date LANGUAGE sql IMMUTABLE PARALLEL SAFE AS %L',
+                   format('SELECT DATE %L', date_trunc('month', now() AT TIME ZONE 'UTC')::date));
+END $$;
+COMMENT ON FUNCTION nps.id_epoch() IS
+    'UTC month nps 0.3.0 was installed in: month 0 of the month-aware ids (ids below 10^10, the rows from before 0.3.0 included)';
+
 -- Months are UTC months: an id must not depend on the TimeZone of the session
 -- that drew it.
 CREATE FUNCTION nps.id_base(p_at timestamptz) RETURNS bigint
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT (extract(year FROM p_at AT TIME ZONE 'UTC') * 100 + extract(month FROM p_at AT TIME ZONE 'UTC'))::bigint
-           * 10000000000
+    SELECT ((extract(year FROM p_at AT TIME ZONE 'UTC') - extract(year FROM nps.id_epoch())) * 12
+            + extract(month FROM p_at AT TIME ZONE 'UTC') - extract(month FROM nps.id_epoch()))::bigint * 10000000000
 $$;
 COMMENT ON FUNCTION nps.id_base(timestamptz) IS
-    'Lowest id of the UTC month of p_at: yyyymm * 10^10 (ids drawn by nps.next_id() in that month lie in [id_base, id_base of the next month))';
+    'Lowest id of the UTC month of p_at: its number of months after nps.id_epoch() times 10^10 (ids drawn by nps.next_id() in that month lie in [id_base, id_base + 10^10))';
 
 CREATE FUNCTION nps.id_month(p_id bigint) RETURNS date
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT CASE WHEN p_id >= 10000000000 THEN make_date((p_id / 1000000000000)::int, (p_id / 10000000000 % 100)::int, 1) END
+    SELECT (nps.id_epoch() + floor(p_id / 10000000000.0)::int * interval '1 month')::date
 $$;
 COMMENT ON FUNCTION nps.id_month(bigint) IS
-    'First day of the UTC month an id was drawn in; NULL for ids drawn before 0.3.0 (below 10^10)';
+    'First day of the UTC month an id was drawn in (for ids from before 0.3.0: the month of the upgrade)';
 
 -- Not STRICT and a single expression, so that the planner inlines it into
 -- every INSERT: a default costs no function call per row.
@@ -51,28 +65,26 @@ LANGUAGE sql VOLATILE AS $$
     SELECT nps.id_base(now()) + nextval(p_sequence)
 $$;
 COMMENT ON FUNCTION nps.next_id(regclass) IS
-    'Next id of a month-partitioned table (and of nps.session): the UTC month of the transaction as yyyymm * 10^10 plus the next value of the sequence (at most 10^10 - 1)';
+    'Next id of a month-partitioned table (and of nps.session): the UTC month of the transaction as nps.id_base() plus the next value of the sequence (at most 10^10 - 1)';
 
 -- Which tables are partitioned ------------------------------------------------------
 
 CREATE TABLE nps.partitioned_table (
     relation     regclass PRIMARY KEY,
-    time_column  name NOT NULL,
-    legacy_until timestamptz NOT NULL DEFAULT now()
+    time_column  name NOT NULL
 );
 COMMENT ON TABLE nps.partitioned_table IS 'Tables partitioned by month of their id: nps.ensure_partitions() creates their partitions ahead, nps.apply_retention() drops old ones';
 COMMENT ON COLUMN nps.partitioned_table.relation IS 'Partitioned table';
 COMMENT ON COLUMN nps.partitioned_table.time_column IS 'Time of a row by which retention judges its age';
-COMMENT ON COLUMN nps.partitioned_table.legacy_until IS 'When the table was partitioned: every row of its _legacy partition (ids from before 0.3.0) was created before this';
 
 INSERT INTO nps.analytics_setting VALUES
     ('partition_months_ahead', '3', 'Months after the current one whose partitions nps.ensure_partitions() creates ahead of time');
 
 -- Turning a table into a partitioned one ----------------------------------------------
 --
--- The table keeps its rows where they are: it is renamed <name>_legacy and
--- attached as the partition of every id below 10^10 (the ids drawn before
--- 0.3.0), under a new partitioned table of the same name.  Everything that
+-- The table keeps its rows where they are: it is renamed <name>_<yyyymm> and
+-- attached as the partition of month 0 (ids from 0 to 10^10, which holds
+-- every id drawn before 0.3.0), under a new partitioned table of the same name.  Everything that
 -- hangs on the old table is read from the catalog first and recreated on the
 -- new one, so that what other parts of 0.3.0 added before this file
 -- (triggers, indexes, policies, grants) moves too: constraints, indexes,
@@ -102,7 +114,7 @@ DECLARE
 BEGIN
     SELECT * INTO t FROM pg_class WHERE oid = p_table;
     qname := format('%I.%I', t.relnamespace::regnamespace, t.relname);
-    legacy := t.relname || '_legacy';
+    legacy := t.relname || '_' || to_char(nps.id_epoch(), 'YYYYMM');
     rowtype := t.reltype;
     SELECT typarray INTO arraytype FROM pg_type WHERE oid = rowtype;
 
@@ -285,10 +297,10 @@ BEGIN
     FOREACH s IN ARRAY own_ddl LOOP
         EXECUTE s;
     END LOOP;
-    EXECUTE format('ALTER TABLE %s ATTACH PARTITION %I.%I FOR VALUES FROM (MINVALUE) TO (10000000000)',
+    EXECUTE format('ALTER TABLE %s ATTACH PARTITION %I.%I FOR VALUES FROM (0) TO (10000000000)',
                    qname, t.relnamespace::regnamespace, legacy);
     EXECUTE format('COMMENT ON TABLE %I.%I IS %L', t.relnamespace::regnamespace, legacy,
-                   format('Partition of %s: the rows from before 0.3.0 (ids below 10^10)', qname));
+                   format('Partition of %s: ids drawn in %s (UTC) and every row from before 0.3.0', qname, to_char(nps.id_epoch(), 'YYYY-MM')));
     FOREACH s IN ARRAY their_fks || dependants LOOP
         EXECUTE s;
     END LOOP;
@@ -340,7 +352,7 @@ BEGIN
                                         interval '1 month') LOOP
             part := t.relname || '_' || to_char(m, 'YYYYMM');
             CONTINUE WHEN EXISTS (SELECT FROM pg_class WHERE relname = part AND relnamespace = t.ns);
-            EXECUTE format('CREATE TABLE %I.%I (LIKE %s INCLUDING DEFAULTS INCLUDING CONSTRAINTS)', t.ns, part, t.relation);
+            EXECUTE format('CREATE TABLE %I.%I (LIKE %s INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING COMMENTS)', t.ns, part, t.relation);
             EXECUTE format('ALTER TABLE %s ATTACH PARTITION %I.%I FOR VALUES FROM (%s) TO (%s)', t.relation, t.ns, part,
                            nps.id_base(m AT TIME ZONE 'UTC'), nps.id_base((m + interval '1 month') AT TIME ZONE 'UTC'));
             EXECUTE format('COMMENT ON TABLE %I.%I IS %L', t.ns, part,
@@ -363,21 +375,21 @@ SELECT p.relation AS parent, c.oid::regclass AS partition, nps.id_month(b.lo) AS
 FROM nps.partitioned_table p
 JOIN pg_inherits i ON i.inhparent = p.relation
 JOIN pg_class c ON c.oid = i.inhrelid
-CROSS JOIN LATERAL (SELECT nullif(m[1], 'MINVALUE')::bigint AS lo, m[2]::bigint AS hi
-                    FROM regexp_match(pg_get_expr(c.relpartbound, c.oid), 'FROM \(''?(\w+)''?\) TO \(''?(\w+)''?\)') m) b;
-COMMENT ON VIEW nps.partitions IS 'Monthly partitions of nps.answer and nps.inbox: the UTC month whose ids each holds (NULL: the rows from before 0.3.0) and its id range';
+CROSS JOIN LATERAL (SELECT m[1]::bigint AS lo, m[2]::bigint AS hi
+                    FROM regexp_match(pg_get_expr(c.relpartbound, c.oid), 'FROM \(''?(-?\d+)''?\) TO \(''?(-?\d+)''?\)') m) b;
+COMMENT ON VIEW nps.partitions IS 'Monthly partitions of nps.answer and nps.inbox: the UTC month whose ids each holds and its id range';
 COMMENT ON COLUMN nps.partitions.parent IS 'Partitioned table';
 COMMENT ON COLUMN nps.partitions.partition IS 'Partition';
-COMMENT ON COLUMN nps.partitions.month IS 'UTC month its ids were drawn in; NULL for the _legacy partition (ids from before 0.3.0)';
-COMMENT ON COLUMN nps.partitions.from_id IS 'Lowest id it holds (NULL: no lower bound)';
+COMMENT ON COLUMN nps.partitions.month IS 'UTC month its ids were drawn in (the month of nps.id_epoch() also holds every row from before 0.3.0)';
+COMMENT ON COLUMN nps.partitions.from_id IS 'Lowest id it holds';
 COMMENT ON COLUMN nps.partitions.to_id IS 'Ids it holds are below this';
 
 -- Retention by whole months -------------------------------------------------------------
 
 -- A partition may go once every row it holds and may ever hold is older than
--- p_before: its ids were all drawn before (its month ended, or for the legacy
--- partition the upgrade happened, before p_before) and its newest row by the
--- table's time column is older (an answer or reply lies after its visit).
+-- p_before: its month ended before p_before (its ids were all drawn before)
+-- and its newest row by the table's time column is older (an answer or a
+-- reply comes after its visit; the rows from before 0.3.0 count here too).
 CREATE FUNCTION nps.expired_partitions(p_before timestamptz)
 RETURNS TABLE (parent regclass, partition regclass, newest timestamptz)
 LANGUAGE plpgsql STABLE AS $$
@@ -386,9 +398,8 @@ DECLARE
 BEGIN
     FOR r IN SELECT p.parent, p.partition, t.time_column
              FROM nps.partitions p JOIN nps.partitioned_table t ON t.relation = p.parent
-             WHERE CASE WHEN p.month IS NULL THEN t.legacy_until
-                        ELSE (p.month + interval '1 month')::timestamp AT TIME ZONE 'UTC' END <= p_before
-             ORDER BY p.parent::text, p.from_id NULLS FIRST LOOP
+             WHERE (p.month + interval '1 month')::timestamp AT TIME ZONE 'UTC' <= p_before
+             ORDER BY p.parent::text, p.from_id LOOP
         parent := r.parent;
         partition := r.partition;
         EXECUTE format('SELECT max(%I) FROM %s', r.time_column, r.partition) INTO newest;
@@ -419,7 +430,7 @@ BEGIN
     FOR fk IN SELECT c.conrelid::regclass AS rel, a.attname, c.confdeltype
               FROM pg_constraint c JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]
               WHERE c.contype = 'f' AND c.confrelid = p.parent AND c.conparentid = 0 AND c.conrelid <> p.parent LOOP
-        range := format('%I >= %s AND ', fk.attname, p.from_id) || format('%I < %s', fk.attname, p.to_id);
+        range := format('%I >= %s AND %I < %s', fk.attname, p.from_id, fk.attname, p.to_id);
         CASE fk.confdeltype
             WHEN 'n' THEN EXECUTE format('UPDATE %s SET %I = NULL WHERE %s', fk.rel, fk.attname, range);
             WHEN 'd' THEN EXECUTE format('UPDATE %s SET %I = DEFAULT WHERE %s', fk.rel, fk.attname, range);
