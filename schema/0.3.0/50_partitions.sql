@@ -98,7 +98,7 @@ CREATE FUNCTION nps.partition_by_id_(p_table regclass, p_key name, p_time_column
 LANGUAGE plpgsql AS $$
 DECLARE
     t pg_class;
-    legacy name;
+    month0 name;
     qname text;
     rowtype oid;
     arraytype oid;
@@ -114,15 +114,15 @@ DECLARE
 BEGIN
     SELECT * INTO t FROM pg_class WHERE oid = p_table;
     qname := format('%I.%I', t.relnamespace::regnamespace, t.relname);
-    legacy := t.relname || '_' || to_char(nps.id_epoch(), 'YYYYMM');
+    month0 := t.relname || '_' || to_char(nps.id_epoch(), 'YYYYMM');
     rowtype := t.reltype;
     SELECT typarray INTO arraytype FROM pg_type WHERE oid = rowtype;
 
-    IF EXISTS (SELECT FROM pg_index i WHERE i.indrelid = p_table AND i.indisunique
-               AND NOT (SELECT attnum FROM pg_attribute WHERE attrelid = p_table AND attname = p_key) = ANY (i.indkey)) THEN
-        RAISE EXCEPTION 'cannot partition % by %: unique index % does not contain %', qname, p_key,
-            (SELECT string_agg(i.indexrelid::regclass::text, ', ') FROM pg_index i WHERE i.indrelid = p_table AND i.indisunique
-               AND NOT (SELECT attnum FROM pg_attribute WHERE attrelid = p_table AND attname = p_key) = ANY (i.indkey)), p_key
+    SELECT string_agg(i.indexrelid::regclass::text, ', ') INTO s
+    FROM pg_index i JOIN pg_attribute a ON a.attrelid = p_table AND a.attname = p_key
+    WHERE i.indrelid = p_table AND i.indisunique AND NOT a.attnum = ANY (i.indkey);
+    IF s IS NOT NULL THEN
+        RAISE EXCEPTION 'cannot partition % by %: unique index % does not contain %', qname, p_key, s, p_key
             USING ERRCODE = 'invalid_table_definition',
                   HINT = 'A unique key of a partitioned table must contain the partition key: enforce it another way (see nps.inbox_dedupe_key) before partitioning.';
     END IF;
@@ -240,7 +240,7 @@ BEGIN
         END IF;
     END LOOP;
 
-    -- The old table becomes the legacy partition: its own triggers go (the
+    -- The old table becomes the partition of month 0: its own triggers go (the
     -- new table's fire on it), its index and constraint names get its new
     -- name as prefix, its identity goes (the new table draws the ids).
     FOR r IN SELECT tg.tgname FROM pg_trigger tg WHERE tg.tgrelid = p_table AND NOT tg.tgisinternal LOOP
@@ -250,8 +250,8 @@ BEGIN
              UNION ALL
              SELECT ic.relname, false FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
              WHERE i.indrelid = p_table AND NOT EXISTS (SELECT FROM pg_constraint c WHERE c.conindid = i.indexrelid AND c.conrelid = p_table) LOOP
-        s := left(CASE WHEN starts_with(r.name, t.relname || '_') THEN legacy || substr(r.name, length(t.relname) + 1)
-                       ELSE legacy || '_' || r.name END, 63);
+        s := left(CASE WHEN starts_with(r.name, t.relname || '_') THEN month0 || substr(r.name, length(t.relname) + 1)
+                       ELSE month0 || '_' || r.name END, 63);
         IF r.con THEN
             EXECUTE format('ALTER TABLE %s RENAME CONSTRAINT %I TO %I', qname, r.name, s);
         ELSE
@@ -268,11 +268,11 @@ BEGIN
         seq_last := greatest(seq_last, pg_sequence_last_value(pg_get_serial_sequence(qname, p_key)::regclass));
         EXECUTE format('ALTER TABLE %s ALTER COLUMN %I DROP IDENTITY', qname, p_key);
     END IF;
-    EXECUTE format('ALTER TABLE %s RENAME TO %I', qname, legacy);
+    EXECUTE format('ALTER TABLE %s RENAME TO %I', qname, month0);
 
     EXECUTE format('CREATE TABLE %s (LIKE %I.%I INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING COMMENTS '
                    'INCLUDING STORAGE INCLUDING COMPRESSION INCLUDING GENERATED) PARTITION BY RANGE (%I)',
-                   qname, t.relnamespace::regnamespace, legacy, p_key);
+                   qname, t.relnamespace::regnamespace, month0, p_key);
     EXECUTE format('ALTER TABLE %s OWNER TO %I', qname, pg_get_userbyid(t.relowner));
     EXECUTE format('COMMENT ON TABLE %s IS %L', qname, obj_description(p_table, 'pg_class'));
     IF t.relrowsecurity THEN
@@ -298,8 +298,8 @@ BEGIN
         EXECUTE s;
     END LOOP;
     EXECUTE format('ALTER TABLE %s ATTACH PARTITION %I.%I FOR VALUES FROM (0) TO (10000000000)',
-                   qname, t.relnamespace::regnamespace, legacy);
-    EXECUTE format('COMMENT ON TABLE %I.%I IS %L', t.relnamespace::regnamespace, legacy,
+                   qname, t.relnamespace::regnamespace, month0);
+    EXECUTE format('COMMENT ON TABLE %I.%I IS %L', t.relnamespace::regnamespace, month0,
                    format('Partition of %s: ids drawn in %s (UTC) and every row from before 0.3.0', qname, to_char(nps.id_epoch(), 'YYYY-MM')));
     FOREACH s IN ARRAY their_fks || dependants LOOP
         EXECUTE s;
