@@ -107,6 +107,10 @@ INSERT INTO nps.inbox (id, msisdn, short_code, body) VALUES (nps.id_base('2030-0
 SELECT nps.refresh(true) ->> 'mode' AS refresh;
 SELECT period, code, responses, promoters, detractors, nps FROM nps.nps_by_salon
 WHERE period_kind = 'month' AND period < '2026-01-01' ORDER BY period;
+-- The January sessions never ran (scheduled): answers could still come, their month stays.
+SELECT parent, partition FROM nps.expired_partitions('2025-02-08 12:00+00') ORDER BY 1, 2;
+UPDATE nps.session s SET state = CASE v.external_ref WHEN 'jan-1' THEN 'completed' ELSE 'expired' END
+FROM nps.visit v WHERE v.id = s.visit_id AND v.external_ref IN ('jan-1', 'jan-2');
 SELECT parent, partition, newest AT TIME ZONE 'UTC' AS newest_utc FROM nps.expired_partitions('2025-02-08 12:00+00') ORDER BY 1, 2;
 SELECT r - 'texts_erased' - 'replies_erased' AS retention
 FROM nps.apply_retention('2026-03-15 12:00+00') r;

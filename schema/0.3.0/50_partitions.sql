@@ -396,10 +396,15 @@ LANGUAGE plpgsql STABLE AS $$
 DECLARE
     r record;
 BEGIN
-    FOR r IN SELECT p.parent, p.partition, t.time_column
+    FOR r IN SELECT p.parent, p.partition, p.from_id, p.to_id, t.time_column
              FROM nps.partitions p JOIN nps.partitioned_table t ON t.relation = p.parent
              WHERE (p.month + interval '1 month')::timestamp AT TIME ZONE 'UTC' <= p_before
              ORDER BY p.parent::text, p.from_id LOOP
+        -- An answer may still come for a session of the month that has not
+        -- ended (a short msisdn_retention): its partition must stay.
+        CONTINUE WHEN r.parent = 'nps.answer'::regclass
+            AND EXISTS (SELECT FROM nps.session s WHERE s.id >= r.from_id AND s.id < r.to_id
+                        AND s.state IN ('scheduled', 'deferred', 'active'));
         parent := r.parent;
         partition := r.partition;
         EXECUTE format('SELECT max(%I) FROM %s', r.time_column, r.partition) INTO newest;
@@ -409,7 +414,7 @@ BEGIN
     END LOOP;
 END $$;
 COMMENT ON FUNCTION nps.expired_partitions(timestamptz) IS
-    'Partitions whose rows were all created before p_before and are all older than it by their time column (answered_at, received_at): what retention drops; newest is their newest row';
+    'Partitions whose rows were all created before p_before and are all older than it by their time column (answered_at, received_at), answers only once every session of their month has ended: what retention drops; newest is their newest row';
 
 -- Rows of other tables that point into the partition get what their foreign
 -- key's ON DELETE says (SET NULL, CASCADE, SET DEFAULT), by id range through
