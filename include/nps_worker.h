@@ -112,6 +112,7 @@ struct OutMsg
 	bool		failed;
 	bool		sent_any;		/* a part went on the wire: a requeue may duplicate */
 	bool		releasing;		/* collected by sender_release_unsent */
+	uint32		claim_seq;		/* last request sequence issued when claimed */
 	uint32		error_code;
 	OutPart    *parts;
 	struct StoredReceipt *receipt;	/* came in the same batch as the resp */
@@ -224,6 +225,7 @@ extern void session_send_header(SmppConn *c, uint32 id, uint32 status, uint32 se
 extern void session_close_all(const char *why);
 extern void session_timers(TimestampTz now);
 extern void session_unbind(void);
+extern void session_barrier(SmppConn *c);
 extern bool session_bound(void);
 extern SmppConn *session_tx(void);
 extern bool session_all_down(void);

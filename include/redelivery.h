@@ -14,5 +14,6 @@ extern void redelivery_connection_lost(void);
 extern void redelivery_bound(TimestampTz now);
 extern void redelivery_add_candidate(int64 inbox_id, TimestampTz lost_at);
 extern bool redelivery_candidates(Datum *ids, Datum *lost_at);
+extern bool redelivery_may_send(uint32 claim_seq);
 
 #endif							/* NPS_REDELIVERY_H */

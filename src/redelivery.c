@@ -15,6 +15,18 @@
  * bind, or a transceiver with nothing to send) gets an enquire_link as that
  * barrier (redelivery_barrier_due).
  *
+ * On a transmitter_receiver bind the resps and our submit_sm travel on two
+ * connections, and nothing orders what the SMSC reads on one against the
+ * other: it may accept a submit_sm and drop the bind before it reads the
+ * receiver's resps (we even write the transmitter first).  The rule of
+ * nps.receive_from_smsc takes a message to the subscriber, accepted before
+ * the loss, as proof that the reply's resp was read; so a message claimed
+ * after replies were stored (the next question, claimed in the very
+ * transaction that stored the answer) is not written until the receiver has
+ * confirmed them (redelivery_may_send), and an enquire_link goes out on the
+ * receiver at once to confirm them.  A transceiver needs no wait: the
+ * submit_sm follows the resps on the same connection.
+ *
  * When the connection is lost, what is still unconfirmed becomes the
  * candidate list: nps.receive_from_smsc stores a reply repeating one of
  * them as its duplicate, once per candidate: the database remembers which
@@ -132,6 +144,21 @@ redelivery_barrier_due(SmppConn *c, TimestampTz now)
 
 	return n_unconfirmed[i] > 0 &&
 		now >= TimestampTzPlusMilliseconds(unconfirmed[i][0].stored_at, BARRIER_MS);
+}
+
+/*
+ * May a message claimed when claim_seq was the last request sequence go on
+ * the wire?  Not on a transmitter_receiver bind while a reply stored before
+ * the claim (its last_seq at most claim_seq) is unconfirmed on the
+ * receiver: then the receiver is asked for the barrier now.
+ */
+bool
+redelivery_may_send(uint32 claim_seq)
+{
+	if (W->nconns < 2 || n_unconfirmed[1] == 0 || unconfirmed[1][0].last_seq > claim_seq)
+		return true;
+	session_barrier(&W->conns[1]);
+	return false;
 }
 
 /* Every connection is closed: what was unconfirmed may come again. */

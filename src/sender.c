@@ -31,6 +31,7 @@
 #include "utils/timestamp.h"
 
 #include "nps_worker.h"
+#include "redelivery.h"
 #include "text_codec.h"
 
 #define PAUSE_MIN_MS	100		/* first pause of a storm, doubling per pause */
@@ -160,6 +161,7 @@ sender_claimed(int64 id, const char *msisdn, const char *source_addr, const char
 	char		err[NPS_PDU_ERRLEN];
 
 	m->id = id;
+	m->claim_seq = W->next_seq;
 	W->claimed = lappend(W->claimed, m);
 	elen = nps_utf8_encode(body, blen, &dc, enc, encsize);
 	nparts = elen < 0 ? elen : nps_split(dc, enc, elen, udh_len, split, NPS_MAX_PARTS);
@@ -277,6 +279,9 @@ sender_pump(TimestampTz now)
 		if (dlist_is_empty(q))
 			break;
 		p = dlist_container(OutPart, node, dlist_head_node(q));
+		/* in claim order: the later ones wait too (redelivery.c) */
+		if (!redelivery_may_send(p->msg->claim_seq))
+			break;
 		part_unlink(p);
 		p->seq = worker_next_seq();
 		smpp_put_u32(p->pdu + 12, p->seq);

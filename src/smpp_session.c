@@ -470,6 +470,17 @@ session_timers(TimestampTz now)
 	}
 }
 
+/*
+ * An enquire_link on c now, unless a request is outstanding there (its
+ * answer comes first; the caller asks again then).
+ */
+void
+session_barrier(SmppConn *c)
+{
+	if (c->state == CS_BOUND && c->req_deadline == 0)
+		send_request(c, SMPP_CMD_ENQUIRE_LINK);
+}
+
 /* Orderly end: unbind every bound connection, close the others. */
 void
 session_unbind(void)

@@ -25,8 +25,10 @@
 --     message the SMSC accepted may have drawn the same text as a genuine
 --     answer; that candidate absorbs nothing.  Accepted before the loss, the
 --     message also says the SMSC read the candidate's resp, written before
---     it (the other connection of a transmitter_receiver bind is read as
---     promptly); first sent after the loss, it is news to the subscriber.
+--     it (on a transmitter_receiver bind the worker writes a message
+--     claimed after a reply was stored only once the receiver connection
+--     has confirmed the reply's resp: src/redelivery.c); first sent after
+--     the loss, it is news to the subscriber.
 --     A message sent before the loss and accepted only after it (sent
 --     again) proves nothing: the SMSC may have read neither it nor the resp.
 --     A reply identical to the previous answer that arrives before the next
