@@ -54,8 +54,7 @@ reset_profile() { [ -z "${PROFILE:-}" ] || psql_ -c "CREATE EXTENSION IF NOT EXI
 echo "== machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "== 1. scheduling $VISITS visits"
 reset_profile
-psql_ -v visits="$VISITS" -f "$NPS_WORK/survey_schedule.sql"
-profile "scheduling"
+psql_ -v visits="$VISITS" -v profile="${PROFILE:-}" -f "$NPS_WORK/survey_schedule.sql"
 
 echo "== 2. replies: $REPLIES_SESSIONS sessions x 6 replies"
 psql_ -v sessions="$REPLIES_SESSIONS" -f "$NPS_WORK/survey_replies_setup.sql"
