@@ -105,3 +105,15 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION nps.schedule_visits() IS
     'Trigger: creates the survey session of every inserted visit (due = visit + survey delay, moved into the region''s sending hours), cancelling opted-out, duplicate and superseded ones';
+
+------------------------------------------------------------------------------
+-- msisdn normalisation on insert: in C
+------------------------------------------------------------------------------
+
+-- Same behaviour as the 0.1.0 PL/pgSQL body (NEW.msisdn :=
+-- nps.normalize_msisdn(NEW.msisdn); NULL stays NULL for the NOT NULL
+-- constraint to report), for nps.visit, nps.opt_out and nps.roaming.
+CREATE OR REPLACE FUNCTION nps.normalize_msisdn_trigger() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'nps_normalize_msisdn_trigger' LANGUAGE C;
+COMMENT ON FUNCTION nps.normalize_msisdn_trigger() IS
+    'Trigger (BEFORE INSERT OR UPDATE, per row): rewrites the msisdn column as 7XXXXXXXXXX; an invalid number raises invalid_text_representation naming it';
