@@ -71,3 +71,20 @@ INSERT INTO nps.opt_out (msisdn, source) VALUES ('8-900-000-00-06', 'operator') 
 -- An unknown salon is still the foreign key's clear error.
 INSERT INTO nps.visit (msisdn, salon_code, external_ref) VALUES ('79000000007', 'S404', 'd-3');
 \echo :LAST_ERROR_SQLSTATE
+
+-- nps.send_time (in C) gives what the 0.2.0 SQL expression gave: zones from
+-- Kaliningrad to Kamchatka and two with daylight saving, every 7 hours 13
+-- minutes of a year, delays with months, days and hours, two windows.
+SELECT count(*) AS cases,
+       count(*) FILTER (WHERE nps.send_time(t, d, z, f, u) IS DISTINCT FROM CASE
+           WHEN ((t AT TIME ZONE z) + d)::time < f THEN (((t AT TIME ZONE z) + d)::date + f) AT TIME ZONE z
+           WHEN ((t AT TIME ZONE z) + d)::time >= u THEN (((t AT TIME ZONE z) + d)::date + 1 + f) AT TIME ZONE z
+           ELSE ((t AT TIME ZONE z) + d) AT TIME ZONE z END) AS different
+FROM generate_series('2026-01-01 00:00+00'::timestamptz, '2027-01-01 00:00+00', '7 hours 13 minutes') t,
+     unnest(ARRAY['Europe/Kaliningrad', 'Europe/Moscow', 'Asia/Novosibirsk', 'Asia/Kamchatka',
+                  'Europe/Berlin', 'America/New_York', 'UTC', 'MSK']) z,
+     unnest(ARRAY['24 days', '1 day 2 hours', '0', '1 mon 30 minutes']::interval[]) d,
+     (VALUES ('10:00'::time, '21:00'::time), ('02:30', '03:30')) w(f, u);
+SELECT nps.send_time(NULL, '24 days', 'Europe/Moscow', '10:00', '21:00') IS NULL AS null_in_null_out;
+SELECT nps.send_time('2026-03-01 12:00+03', '24 days', 'Mars/Olympus', '10:00', '21:00');
+\echo :LAST_ERROR_SQLSTATE
