@@ -4,8 +4,8 @@
 -- the real triggers of nps.visit.  The same batches run first with the
 -- session trigger (visit_schedule) disabled, then with it, in one run; every
 -- other trigger, constraint and index of nps.visit is at work in both.
--- Prints one line per run: label, rows, seconds.  Run by bench/survey_bench.sh
--- and bench/schedule_bench.sh.
+-- Prints one line per run: label, rows, batches, seconds.  Run by
+-- bench/survey_bench.sh (SCHEDULE_ONLY=1 for this part alone).
 \set ON_ERROR_STOP 1
 \if :{?batch}
 \else
@@ -44,21 +44,25 @@ ANALYZE bench_visit;
 TRUNCATE nps.visit CASCADE;
 
 CREATE TEMP TABLE bench_result (label text, rows bigint, batches integer, seconds numeric);
+CREATE TEMP TABLE bench_batch (label text, batch integer, seconds numeric);
 CREATE PROCEDURE pg_temp.load(p_label text, p_batch integer)
 LANGUAGE plpgsql AS $$
 DECLARE
     t0 timestamptz := clock_timestamp();
+    tb timestamptz;
     total bigint := 0;
     k integer := 0;
     n bigint;
 BEGIN
     LOOP
+        tb := clock_timestamp();
         INSERT INTO nps.visit (msisdn, salon_code, occurred_at, channel, specialist, external_ref)
         SELECT msisdn, salon_code, occurred_at, channel, specialist, external_ref
         FROM bench_visit WHERE bench_visit.n > k::bigint * p_batch AND bench_visit.n <= (k + 1)::bigint * p_batch;
         GET DIAGNOSTICS n = ROW_COUNT;
         EXIT WHEN n = 0;
         COMMIT;
+        INSERT INTO bench_batch VALUES (p_label, k + 1, extract(epoch FROM clock_timestamp() - tb));
         total := total + n;
         k := k + 1;
     END LOOP;
@@ -88,5 +92,10 @@ FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 15;
 \pset fieldsep ' | '
 SELECT label, rows, batches, seconds, round(rows / seconds) AS rows_per_s FROM bench_result;
 \pset format aligned
+-- Does a batch cost more as the tables grow?  Seconds per tenth of the load.
+SELECT (batch - 1) * 10 / (SELECT max(batch) FROM bench_batch) + 1 AS tenth,
+       round(sum(seconds) FILTER (WHERE label LIKE '%no session%'), 2) AS without_trigger,
+       round(sum(seconds) FILTER (WHERE label LIKE 'visits +%'), 2) AS with_trigger
+FROM bench_batch GROUP BY 1 ORDER BY 1;
 SELECT round(avg(seconds) FILTER (WHERE label LIKE 'visits +%') / avg(seconds) FILTER (WHERE label LIKE '%no session%'), 2) AS ratio_with_to_without
 FROM bench_result;

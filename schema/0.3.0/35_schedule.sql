@@ -17,15 +17,19 @@
 --   sessions are inserted in their final state and only older pending
 --   sessions that lose are updated, by key, in the same statement.
 --
--- Probes are written as LATERAL subqueries that filter by msisdn only
--- (behind OFFSET 0): the planner cannot pick another index for them, even on
--- a table without statistics yet (a first load, a TRUNCATE), and a one-row
--- insert costs one probe, whatever the table's size.  They ask for the
--- msisdn index's own order, so that such a table's default estimate (hundreds
--- of rows per subscriber) is less likely to turn each probe into a bitmap
--- scan: 25 µs instead of 3.
+-- Probes are written as LATERAL subqueries on one key each (behind OFFSET 0,
+-- so that the planner cannot turn them into a join over a whole table), and
+-- the function runs with bitmap scans off: while a table has no statistics
+-- yet (a first load, a TRUNCATE; a plan made then is kept for the session)
+-- the planner expects hundreds of rows per subscriber and chose bitmap scans
+-- plus a sort for each probe, and for the earlier loads' sessions a bitmap
+-- scan of every pending session of the table, joined by hash (seen with
+-- auto_explain in the benchmark: 1.2 s per 10,000 visits instead of 0.3).
+-- A one-row insert costs one probe, whatever the table's size.  jit is off
+-- for the same reason: those estimates pushed the statement over
+-- jit_above_cost, and each batch spent a second compiling it.
 CREATE OR REPLACE FUNCTION nps.schedule_visits() RETURNS trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET jit = off SET enable_bitmapscan = off AS $$
 DECLARE
     dup_window interval := nps.setting_value('duplicate_window')::interval;
     fatigue interval := nps.setting_value('fatigue_period')::interval;
@@ -57,20 +61,19 @@ BEGIN
                              AND v.occurred_at >= n.occurred_at - dup_window
                              AND (v.occurred_at, v.id) < (n.occurred_at, n.id)), false) AS dup
                   FROM (SELECT v.id, v.salon_code, v.occurred_at FROM nps.visit v
-                        WHERE v.msisdn = n.msisdn ORDER BY v.occurred_at OFFSET 0) v) h) e
+                        WHERE v.msisdn = n.msisdn OFFSET 0) v) h) e
         WINDOW w AS (PARTITION BY e.msisdn, e.reason IS NULL ORDER BY e.occurred_at DESC, e.id DESC)
     ), earlier AS MATERIALIZED (
         -- Pending sessions left by earlier loads, of the subscribers with
         -- more visits in the table than in this load (nothing to look up when
         -- the fatigue rule is off).
-        SELECT p.id AS session_id, p.visit_id, p.msisdn, p.due_at, p.occurred_at
+        SELECT p.id AS session_id, p.visit_id, p.msisdn, p.due_at, v.occurred_at
         FROM (SELECT l.msisdn FROM load l WHERE fatigue > '0'
               GROUP BY l.msisdn HAVING max(l.visits) > count(*)) m
-        CROSS JOIN LATERAL (
-            SELECT p.id, p.visit_id, p.msisdn, p.due_at, p.state, v.occurred_at
-            FROM (SELECT v.id, v.occurred_at FROM nps.visit v
-                  WHERE v.msisdn = m.msisdn ORDER BY v.occurred_at OFFSET 0) v
-            JOIN nps.session p ON p.visit_id = v.id) p
+        CROSS JOIN LATERAL (SELECT v.id, v.occurred_at FROM nps.visit v
+                            WHERE v.msisdn = m.msisdn OFFSET 0) v
+        CROSS JOIN LATERAL (SELECT p.id, p.visit_id, p.msisdn, p.due_at, p.state FROM nps.session p
+                            WHERE p.visit_id = v.id OFFSET 0) p
         WHERE p.state IN ('scheduled', 'deferred')
     ), lost AS MATERIALIZED (
         -- Latest visit wins across loads: of those pending sessions and this
