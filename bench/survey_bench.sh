@@ -2,8 +2,11 @@
 # bench/survey_bench.sh: the survey engine's two benchmarks on a throwaway
 # cluster (127.0.0.1, removed afterwards), each against its baseline in the
 # same run:
-#   1. scheduling: INSERT of VISITS visits (default 1,000,000) with the session
-#      trigger vs the same INSERT with the trigger disabled;
+#   1. scheduling: VISITS visits (default 1,000,000) loaded in batches of
+#      SCHEDULE_BATCH (default 10,000) per transaction with the session
+#      trigger vs the same batches with the trigger disabled
+#      (SCHEDULE_ONLY=1: this part alone; NPS_VERSION=0.2.0: through that
+#      release's triggers);
 #   2. replies: REPLIES_SESSIONS sessions x 6 replies through nps.inbox (parse,
 #      answer, next question) vs a plain INSERT of the same rows into a plain
 #      table, in statements of BATCH rows (default 1000), and one reply per
@@ -52,10 +55,15 @@ profile() {
 reset_profile() { [ -z "${PROFILE:-}" ] || psql_ -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements; SELECT pg_stat_statements_reset()" >/dev/null; }
 
 echo "== machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "== 1. scheduling $VISITS visits"
-reset_profile
-psql_ -v visits="$VISITS" -f "$NPS_WORK/survey_schedule.sql"
-profile "scheduling"
+SCHEDULE_BATCH=${SCHEDULE_BATCH:-10000}
+echo "== 1. scheduling $VISITS visits in batches of $SCHEDULE_BATCH"
+echo "   (${NPS_VERSION:+NPS_VERSION=$NPS_VERSION }VISITS=$VISITS SCHEDULE_BATCH=$SCHEDULE_BATCH bench/survey_bench.sh)"
+psql_ -v visits="$VISITS" -v batch="$SCHEDULE_BATCH" -v profile="${PROFILE:-}" \
+      ${NPS_VERSION:+-v version="$NPS_VERSION"} -f "$NPS_WORK/survey_schedule.sql"
+if [ -n "${SCHEDULE_ONLY:-}" ]; then
+    echo "== load at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+    exit 0
+fi
 
 echo "== 2. replies: $REPLIES_SESSIONS sessions x 6 replies"
 psql_ -v sessions="$REPLIES_SESSIONS" -f "$NPS_WORK/survey_replies_setup.sql"

@@ -1,46 +1,101 @@
--- Scheduling one million visits: the same INSERT ... SELECT into nps.visit
--- with the session trigger (visit_schedule) and without it, in one run.
--- Prints one line per run: label, rows, seconds.  Run by bench/survey_bench.sh.
+-- Scheduling one million visits as an operator loads them: in batches (one
+-- INSERT ... SELECT of :batch visits per transaction, in the order of the
+-- visits' times, as periodic exports from the sales systems arrive), through
+-- the real triggers of nps.visit.  The same batches run first with the
+-- session trigger (visit_schedule) disabled, then with it, in one run; every
+-- other trigger, constraint and index of nps.visit is at work in both.
+-- Prints one line per run: label, rows, batches, seconds.  Run by
+-- bench/survey_bench.sh (SCHEDULE_ONLY=1 for this part alone).
 \set ON_ERROR_STOP 1
+\if :{?batch}
+\else
+\set batch 10000
+\endif
+-- -v profile=1: pg_stat_statements (track = all) for the run with the trigger.
+\if :{?profile}
+\else
+\set profile ''
+\endif
+SELECT :'profile' <> '' AS profiling \gset
 SET client_min_messages = warning;
 DROP EXTENSION IF EXISTS nps CASCADE;
+-- -v version=0.2.0 measures an older release's triggers on the same load.
+\if :{?version}
+CREATE EXTENSION nps VERSION :'version' CASCADE;
+\else
 CREATE EXTENSION nps CASCADE;
+\endif
+SELECT extversion AS nps_version FROM pg_extension WHERE extname = 'nps';
 SELECT nps.generate_network(42) AS network;
 
 -- The visits are generated once (without sessions) and copied aside, so
 -- every run inserts exactly the same rows and the generator's cost is not
--- part of any figure.
+-- part of any figure.  n numbers them in time order: batch k is n in
+-- ((k - 1) * batch, k * batch].
 ALTER TABLE nps.visit DISABLE TRIGGER visit_schedule;
 SELECT nps.generate_visits(:visits, '2026-01-01 00:00+03', '2026-02-01 00:00+03', 42) AS generated;
 DROP TABLE IF EXISTS bench_visit;
 CREATE UNLOGGED TABLE bench_visit AS
-    SELECT msisdn, salon_code, occurred_at, channel, specialist, external_ref FROM nps.visit ORDER BY id;
+    SELECT row_number() OVER (ORDER BY occurred_at, id) AS n,
+           msisdn, salon_code, occurred_at, channel, specialist, external_ref
+    FROM nps.visit;
+CREATE INDEX ON bench_visit (n);
+ANALYZE bench_visit;
 TRUNCATE nps.visit CASCADE;
 
-CREATE TEMP TABLE bench_result (label text, rows bigint, seconds numeric);
-CREATE FUNCTION pg_temp.load(p_label text) RETURNS void LANGUAGE plpgsql AS $$
+CREATE TEMP TABLE bench_result (label text, rows bigint, batches integer, seconds numeric);
+CREATE TEMP TABLE bench_batch (label text, batch integer, seconds numeric);
+CREATE PROCEDURE pg_temp.load(p_label text, p_batch integer)
+LANGUAGE plpgsql AS $$
 DECLARE
-    t0 timestamptz;
+    t0 timestamptz := clock_timestamp();
+    tb timestamptz;
+    total bigint := 0;
+    k integer := 0;
     n bigint;
 BEGIN
-    t0 := clock_timestamp();
-    INSERT INTO nps.visit (msisdn, salon_code, occurred_at, channel, specialist, external_ref)
-    SELECT msisdn, salon_code, occurred_at, channel, specialist, external_ref FROM bench_visit;
-    GET DIAGNOSTICS n = ROW_COUNT;
-    INSERT INTO bench_result VALUES (p_label, n, round(extract(epoch FROM clock_timestamp() - t0)::numeric, 2));
+    LOOP
+        tb := clock_timestamp();
+        INSERT INTO nps.visit (msisdn, salon_code, occurred_at, channel, specialist, external_ref)
+        SELECT msisdn, salon_code, occurred_at, channel, specialist, external_ref
+        FROM bench_visit WHERE bench_visit.n > k::bigint * p_batch AND bench_visit.n <= (k + 1)::bigint * p_batch;
+        GET DIAGNOSTICS n = ROW_COUNT;
+        EXIT WHEN n = 0;
+        COMMIT;
+        INSERT INTO bench_batch VALUES (p_label, k + 1, extract(epoch FROM clock_timestamp() - tb));
+        total := total + n;
+        k := k + 1;
+    END LOOP;
+    INSERT INTO bench_result VALUES (p_label, total, k, round(extract(epoch FROM clock_timestamp() - t0)::numeric, 2));
+    COMMIT;
 END $$;
 
 CHECKPOINT;
-SELECT pg_temp.load('visits, no session trigger (1)');
-TRUNCATE nps.visit CASCADE; CHECKPOINT;
+CALL pg_temp.load('visits, no session trigger', :batch);
+TRUNCATE nps.visit, nps.change_log CASCADE;
+CHECKPOINT;
 ALTER TABLE nps.visit ENABLE TRIGGER visit_schedule;
-SELECT pg_temp.load('visits + sessions (1)');
+\if :profiling
+CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
+SELECT pg_stat_statements_reset();
+\endif
+CALL pg_temp.load('visits + sessions', :batch);
 SELECT state, split_part(state_reason, ':', 1) AS reason, count(*) FROM nps.session GROUP BY 1, 2 ORDER BY 3 DESC;
 SELECT count(*) AS sessions FROM nps.session;
+\if :profiling
+SELECT round(total_exec_time) AS ms, calls, round(mean_exec_time::numeric, 3) AS ms_per_call,
+       left(regexp_replace(query, '\s+', ' ', 'g'), 110) AS query
+FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 15;
+\endif
 
 \pset format unaligned
 \pset fieldsep ' | '
-SELECT label, rows, seconds, round(rows / seconds) AS rows_per_s FROM bench_result;
+SELECT label, rows, batches, seconds, round(rows / seconds) AS rows_per_s FROM bench_result;
 \pset format aligned
+-- Does a batch cost more as the tables grow?  Seconds per tenth of the load.
+SELECT (batch - 1) * 10 / (SELECT max(batch) FROM bench_batch) + 1 AS tenth,
+       round(sum(seconds) FILTER (WHERE label LIKE '%no session%'), 2) AS without_trigger,
+       round(sum(seconds) FILTER (WHERE label LIKE 'visits +%'), 2) AS with_trigger
+FROM bench_batch GROUP BY 1 ORDER BY 1;
 SELECT round(avg(seconds) FILTER (WHERE label LIKE 'visits +%') / avg(seconds) FILTER (WHERE label LIKE '%no session%'), 2) AS ratio_with_to_without
 FROM bench_result;
