@@ -34,6 +34,9 @@
 --     A reply identical to the previous answer that arrives before the next
 --     question went out cannot be an answer to it.
 
+-- "Already redelivered" is looked up in nps.inbox_dedupe_key, the unique
+-- index of every dedupe_key across the monthly partitions of nps.inbox
+-- (schema/0.3.0/50_partitions.sql): nps.inbox itself has no index on it.
 DROP FUNCTION nps.receive_part_from_smsc(text, text, text, integer, integer, integer, integer, bytea, timestamptz, timestamptz);
 DROP FUNCTION nps.receive_from_smsc(text, text, text, text, timestamptz, timestamptz);
 
@@ -54,7 +57,7 @@ BEGIN
         JOIN nps.inbox c ON c.id = k.id
         WHERE c.smsc_name = p_smsc AND c.short_code = p_short_code AND c.body = v_body
           AND c.msisdn IN (p_msisdn, v_msisdn)
-          AND NOT EXISTS (SELECT FROM nps.inbox d WHERE d.dedupe_key = 'redelivery:' || c.id)
+          AND NOT EXISTS (SELECT FROM nps.inbox_dedupe_key d WHERE d.dedupe_key = 'redelivery:' || c.id)
           AND NOT EXISTS (
               SELECT FROM nps.outbox o
               WHERE o.msisdn = v_msisdn AND o.source_addr = p_short_code
@@ -134,7 +137,7 @@ RETURNS bigint[] LANGUAGE sql STABLE AS $$
     WHERE i.smsc_name = p_smsc AND i.received_at > p_at - interval '10 minutes'
       AND i.stored_at > last.stored_at - interval '1 minute' AND i.stored_at <= p_at
       AND (confirmed.sent_at IS NULL OR i.stored_at > confirmed.sent_at)
-      AND NOT EXISTS (SELECT FROM nps.inbox d WHERE d.dedupe_key = 'redelivery:' || i.id)
+      AND NOT EXISTS (SELECT FROM nps.inbox_dedupe_key d WHERE d.dedupe_key = 'redelivery:' || i.id)
 $$;
 COMMENT ON FUNCTION nps.smsc_redelivery_candidates(text, timestamptz) IS
     'Worker start-up: the replies a stopped or crashed worker of the bind stored in its last minute whose deliver_sm_resp the SMSC may not have read (stored after the claim of the last message it answered); each may come once more';
