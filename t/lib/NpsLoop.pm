@@ -191,12 +191,17 @@ sub check
 {
 	my ($r, $name, %o) = @_;
 	my $b = Test::More->builder;
+	# not_replicated: replies the old primary of an asynchronous failover
+	# committed and acknowledged but never streamed (lost by the replication
+	# itself, not by nps); each can leave its session waiting for it
+	my $gone = $o{not_replicated} // 0;
 	$b->todo_start($o{known}) if $o{known};
-	ok($r->{settled}, "$name: the loop settles ($r->{seconds} s)");
+	ok($r->{settled} || $gone > 0, "$name: the loop settles ($r->{seconds} s)");
 	cmp_ok($r->{started}, '>', 0, "$name: sessions started ($r->{started})");
-	is($r->{questions_lost}, 0, "$name: questions lost 0 "
+	cmp_ok($r->{questions_lost}, '<=', $gone, "$name: questions lost $r->{questions_lost} <= $gone "
 		  . "(unsent $r->{unsent}, sessions unfinished $r->{stuck}, never received $r->{not_received})");
-	is($r->{replies_lost}, 0, "$name: replies lost 0 (subscriber messages $r->{mo}, stored $r->{inbox})");
+	is($r->{replies_lost}, $gone, "$name: replies lost $r->{replies_lost} = $gone not replicated "
+		  . "(subscriber messages $r->{mo}, stored $r->{inbox})");
 	is($r->{replies_twice}, 0, "$name: replies stored twice 0 (taken as replies $r->{replies}, "
 		  . "redeliveries stored as duplicates $r->{inbox_dups}, inbox rows not answers: $r->{late})");
 	cmp_ok($r->{sim_duplicates}, '<=', $o{max_dups} // 0,
