@@ -151,6 +151,223 @@ END $$;
 COMMENT ON FUNCTION nps.drop_partition(regclass) IS
     'Drops a partition of nps.answer, nps.inbox or nps.outbox with its rows (a month of messages with its month of nps.outbox_part), applying first what the foreign keys pointing into it say on delete (SET NULL, CASCADE); retention calls it, it does not refresh or freeze aggregates itself';
 
+-- The worker's statements on the partitions ----------------------------------------
+
+-- The queue is read in id order through the outbox_unsent index of each
+-- partition, month after month, and the reading stops after p_limit
+-- claimable rows (enable_sort = off): a plan that collects every queued row
+-- of every partition and sorts them would test each against the
+-- per-subscriber rule, and the planner picks it whenever the statistics
+-- describe a nearly empty queue (measured: 20 times slower with 2,000
+-- queued, bench/RESULTS-partition.md).  The claimed rows are then updated by
+-- id within the range they span, which leaves out the other partitions.
+CREATE OR REPLACE FUNCTION nps.smsc_claim(p_smsc text, p_limit integer, p_after bigint DEFAULT 0)
+RETURNS TABLE (id bigint, msisdn text, source_addr text, body text)
+LANGUAGE plpgsql SET jit = off SET enable_sort = off AS $$
+#variable_conflict use_column
+DECLARE
+    ids bigint[];
+    -- no message below the oldest waiting one needs looking at: the months
+    -- before its month are left out, for the queue and for the rule
+    oldest bigint := (SELECT min(w.id) FROM nps.outbox w WHERE w.message_id IS NULL AND w.error_code IS NULL);
+BEGIN
+    IF oldest IS NULL THEN
+        RETURN;
+    END IF;
+    ids := ARRAY(
+        SELECT q.id FROM nps.outbox q
+        WHERE q.message_id IS NULL AND q.error_code IS NULL AND q.state = 'queued'
+          AND (q.not_before IS NULL OR q.not_before <= now()) AND q.id > p_after AND q.id >= oldest
+          -- a scalar subquery, evaluated row by row through the index:
+          -- NOT EXISTS could become an anti join over the whole table
+          AND (SELECT e.id FROM nps.outbox e
+               WHERE e.msisdn = q.msisdn AND e.id < q.id AND e.id >= oldest AND e.message_id IS NULL
+                 AND e.error_code IS NULL AND e.state IN ('queued', 'sending')
+               LIMIT 1) IS NULL
+        ORDER BY q.id LIMIT p_limit
+        FOR UPDATE OF q SKIP LOCKED);
+    IF cardinality(ids) = 0 THEN
+        RETURN;
+    END IF;
+    RETURN QUERY
+    WITH c AS (
+        UPDATE nps.outbox o
+        SET state = 'sending', smsc_name = p_smsc, attempts = o.attempts + 1,
+            sent_at = coalesce(o.sent_at, now()), not_before = NULL
+        WHERE o.id = ANY (ids) AND o.id BETWEEN ids[1] AND ids[cardinality(ids)]
+        RETURNING o.id, o.msisdn, o.source_addr, o.body)
+    SELECT c.id, c.msisdn, c.source_addr, c.body FROM c ORDER BY c.id;
+END $$;
+
+CREATE OR REPLACE FUNCTION nps.smsc_submitted(p_smsc text, p_ids bigint[], p_parts smallint[], p_first_msgids text[],
+                                   p_part_ids bigint[], p_part_nos smallint[], p_part_msgids text[],
+                                   p_check_pending boolean DEFAULT true,
+                                   p_states text[] DEFAULT NULL, p_errors integer[] DEFAULT NULL)
+RETURNS integer LANGUAGE plpgsql AS $$
+DECLARE
+    n integer;
+    lo bigint := (SELECT min(x) FROM unnest(p_ids) x);
+    hi bigint := (SELECT max(x) FROM unnest(p_ids) x);
+BEGIN
+    -- The parts of multi-part messages (a single part is the message
+    -- itself), only for rows this statement records: the foreign key is
+    -- then checked for multi-part messages only.  A message resent after a
+    -- crash replaces the ids of its earlier parts.
+    WITH s AS (
+        UPDATE nps.outbox o
+        SET state = coalesce(m.final, 'submitted'), parts = m.parts, message_id = m.msgid,
+            submitted_at = now(), done_at = CASE WHEN m.final IS NOT NULL THEN now() END,
+            error_code = CASE WHEN m.final = 'failed' THEN nullif(m.err, 0) END,
+            error = CASE WHEN m.final = 'failed' THEN 'delivery receipt: not delivered' END
+        FROM (SELECT u.id, u.parts, u.msgid, u.err,
+                     -- a multi-part message waits for the receipts of all its parts
+                     CASE WHEN u.parts = 1 THEN u.final END AS final
+              FROM unnest(p_ids, p_parts, p_first_msgids, p_states, p_errors) AS u(id, parts, msgid, final, err)) m
+        -- "id = ANY" within the range of the ids: each row found by a probe
+        -- of the primary key of its month's partition, whatever the
+        -- statistics of the partitions say (a join alone was planned as a
+        -- scan of every partition)
+        WHERE o.id = m.id AND o.id = ANY (p_ids) AND o.id BETWEEN lo AND hi AND o.state = 'sending'
+        RETURNING o.id, o.parts),
+    p AS (
+        INSERT INTO nps.outbox_part (outbox_id, part_no, smsc_name, message_id)
+        SELECT u.id, u.part_no, p_smsc, u.msgid
+        FROM unnest(p_part_ids, p_part_nos, p_part_msgids) AS u(id, part_no, msgid)
+        JOIN s ON s.id = u.id AND s.parts > 1
+        ON CONFLICT (outbox_id, part_no) DO UPDATE
+            SET smsc_name = EXCLUDED.smsc_name, message_id = EXCLUDED.message_id, state = 'submitted',
+                error_code = NULL, submitted_at = now(), done_at = NULL)
+    SELECT count(*) INTO n FROM s;
+    IF p_check_pending THEN
+        PERFORM nps.smsc_apply_pending(p_smsc, p_first_msgids || p_part_msgids);
+    END IF;
+    RETURN n;
+END $$;
+
+-- Receipts: steps 1 and 2 (the exact id, of a single-part message, then of
+-- a part) first among the messages queued within receipt_window, through the
+-- indexes of those months only; then, for the ids not found there, among all
+-- the others.  Step 3 (other spellings, duplicates, receipts that overtook
+-- their submit_sm_resp) looks at every month, as before.
+CREATE OR REPLACE FUNCTION nps.smsc_receipts(p_smsc text, p_ids text[], p_states text[], p_errors integer[],
+                                             p_at timestamptz DEFAULT now())
+RETURNS integer LANGUAGE plpgsql SET plan_cache_mode = force_custom_plan AS $$
+DECLARE
+    matched text[];
+    part_hits text[];
+    touched bigint[];
+    rest integer[];
+    i integer;
+    spellings text[];
+    hit bigint;
+    part_hit bigint[];
+    delivered_ids bigint[];
+    failed_ids bigint[];
+    failed_codes integer[];
+    -- ids of the messages queued since the window (now() may be later than
+    -- p_at, a receipt read from the queue of pending ones)
+    recent bigint := nps.id_base(least(p_at, now()) - nps.analytics_setting('receipt_window')::interval);
+    newest bigint := nps.id_base(now()) + 10000000000;
+    lo bigint;
+    hi bigint;
+BEGIN
+    rest := ARRAY(SELECT generate_subscripts(p_ids, 1));
+    FOR pass IN 1 .. 2 LOOP
+        EXIT WHEN rest IS NULL;
+        IF pass = 1 THEN
+            lo := recent;
+            hi := newest;
+        ELSE
+            lo := -9223372036854775808;
+            hi := recent;
+        END IF;
+        -- Delivered and failed apart, each "message_id = ANY (ids)": probes of
+        -- outbox_message whatever the statistics say, and no join whose inner
+        -- side would be rescanned for every row; "id >= lo AND id < hi"
+        -- leaves out the partitions of the other months.
+        WITH u AS (
+            UPDATE nps.outbox o SET state = 'delivered', done_at = p_at
+            WHERE o.message_id = ANY (ARRAY(SELECT p_ids[k] FROM unnest(rest) k WHERE p_states[k] = 'delivered'))
+              AND o.id >= lo AND o.id < hi
+              AND o.smsc_name = p_smsc AND o.parts = 1 AND o.state = 'submitted'
+            RETURNING o.message_id)
+        SELECT matched || array_agg(u.message_id) INTO matched FROM u;
+        IF 'failed' = ANY (p_states) THEN
+            WITH u AS (
+                UPDATE nps.outbox o
+                SET state = 'failed', done_at = p_at, error = 'delivery receipt: not delivered',
+                    error_code = nullif(p_errors[array_position(p_ids, o.message_id)], 0)
+                WHERE o.message_id = ANY (ARRAY(SELECT p_ids[k] FROM unnest(rest) k WHERE p_states[k] = 'failed'))
+                  AND o.id >= lo AND o.id < hi
+                  AND o.smsc_name = p_smsc AND o.parts = 1 AND o.state = 'submitted'
+                RETURNING o.message_id)
+            SELECT matched || array_agg(u.message_id) INTO matched FROM u;
+        END IF;
+        SELECT array_agg(k) INTO rest FROM unnest(rest) k WHERE NOT p_ids[k] = ANY (coalesce(matched, '{}'));
+        EXIT WHEN rest IS NULL;
+        WITH u AS (
+            UPDATE nps.outbox_part p
+            SET state = p_states[array_position(p_ids, p.message_id)], done_at = p_at,
+                error_code = nullif(p_errors[array_position(p_ids, p.message_id)], 0)
+            WHERE p.message_id = ANY (ARRAY(SELECT p_ids[k] FROM unnest(rest) k))
+              AND p.outbox_id >= lo AND p.outbox_id < hi AND p.smsc_name = p_smsc
+            RETURNING p.outbox_id, p.message_id)
+        SELECT touched || array_agg(u.outbox_id), part_hits || array_agg(u.message_id) INTO touched, part_hits FROM u;
+        SELECT array_agg(k) INTO rest FROM unnest(rest) k WHERE NOT p_ids[k] = ANY (coalesce(part_hits, '{}'));
+    END LOOP;
+    IF rest IS NOT NULL THEN
+        FOREACH i IN ARRAY rest LOOP
+            spellings := nps.message_id_spellings(p_ids[i]);
+            -- another spelling of a single-part message; or any spelling of one
+            -- already finished (a receipt sent twice): nothing more to record
+            SELECT o.id INTO hit FROM nps.outbox o
+            WHERE o.message_id = ANY (spellings) AND o.smsc_name = p_smsc AND o.parts = 1
+            ORDER BY o.state = 'submitted' DESC, o.id DESC LIMIT 1;
+            IF FOUND THEN
+                UPDATE nps.outbox o
+                SET state = p_states[i], done_at = p_at,
+                    error_code = CASE WHEN p_states[i] = 'failed' THEN nullif(p_errors[i], 0) END,
+                    error = CASE WHEN p_states[i] = 'failed' THEN 'delivery receipt: not delivered' END
+                WHERE o.id = hit AND o.state = 'submitted';
+                matched := matched || p_ids[i];
+                CONTINUE;
+            END IF;
+            WITH u AS (
+                UPDATE nps.outbox_part p
+                SET state = p_states[i], error_code = nullif(p_errors[i], 0), done_at = p_at
+                WHERE p.smsc_name = p_smsc AND p.message_id = ANY (spellings[2:])
+                RETURNING p.outbox_id)
+            SELECT array_agg(u.outbox_id) INTO part_hit FROM u;
+            IF part_hit IS NOT NULL THEN
+                touched := touched || part_hit;
+                part_hits := part_hits || p_ids[i];
+                CONTINUE;
+            END IF;
+            INSERT INTO nps.receipt_pending (smsc_name, message_id, state, error_code, received_at)
+            VALUES (p_smsc, p_ids[i], p_states[i], nullif(p_errors[i], 0), p_at)
+            ON CONFLICT (smsc_name, message_id) DO UPDATE
+                SET state = EXCLUDED.state, error_code = EXCLUDED.error_code, received_at = EXCLUDED.received_at;
+        END LOOP;
+    END IF;
+
+    IF touched IS NOT NULL THEN
+        -- A message is delivered when all its parts are, failed once one part fails.
+        SELECT array_agg(outbox_id) FILTER (WHERE delivered AND NOT failed),
+               array_agg(outbox_id) FILTER (WHERE failed), array_agg(error_code) FILTER (WHERE failed)
+        INTO delivered_ids, failed_ids, failed_codes
+        FROM (SELECT p.outbox_id, bool_or(p.state = 'failed') AS failed,
+                     bool_and(p.state = 'delivered') AS delivered, max(p.error_code) AS error_code
+              FROM nps.outbox_part p WHERE p.outbox_id = ANY (touched) GROUP BY p.outbox_id) s;
+        UPDATE nps.outbox o SET state = 'delivered', done_at = p_at
+        WHERE o.id = ANY (delivered_ids) AND o.state = 'submitted';
+        UPDATE nps.outbox o
+        SET state = 'failed', error_code = failed_codes[array_position(failed_ids, o.id)],
+            error = 'delivery receipt: not delivered', done_at = p_at
+        WHERE o.id = ANY (failed_ids) AND o.state = 'submitted';
+    END IF;
+    RETURN coalesce(array_length(matched, 1), 0) + coalesce(array_length(part_hits, 1), 0);
+END $$;
+
 -- The migration -----------------------------------------------------------------------
 --
 -- As in 0.3.0, each table keeps its rows where they are: it is renamed
