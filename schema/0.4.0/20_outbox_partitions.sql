@@ -214,20 +214,22 @@ BEGIN
     -- then checked for multi-part messages only.  A message resent after a
     -- crash replaces the ids of its earlier parts.
     WITH s AS (
+        -- One scan of the primary key, "id = ANY" within the range of the
+        -- ids: that range leaves out the other months, and each row's values
+        -- are read at its position in the arrays.  (A join with unnest() was
+        -- planned as a scan of every partition, or as a nested loop reading
+        -- the arrays again for every row: the planner expects a single row in
+        -- sending per partition.)  A multi-part message waits for the
+        -- receipts of all its parts: only a single part takes p_states.
         UPDATE nps.outbox o
-        SET state = coalesce(m.final, 'submitted'), parts = m.parts, message_id = m.msgid,
-            submitted_at = now(), done_at = CASE WHEN m.final IS NOT NULL THEN now() END,
-            error_code = CASE WHEN m.final = 'failed' THEN nullif(m.err, 0) END,
-            error = CASE WHEN m.final = 'failed' THEN 'delivery receipt: not delivered' END
-        FROM (SELECT u.id, u.parts, u.msgid, u.err,
-                     -- a multi-part message waits for the receipts of all its parts
-                     CASE WHEN u.parts = 1 THEN u.final END AS final
-              FROM unnest(p_ids, p_parts, p_first_msgids, p_states, p_errors) AS u(id, parts, msgid, final, err)) m
-        -- "id = ANY" within the range of the ids: each row found by a probe
-        -- of the primary key of its month's partition, whatever the
-        -- statistics of the partitions say (a join alone was planned as a
-        -- scan of every partition)
-        WHERE o.id = m.id AND o.id = ANY (p_ids) AND o.id BETWEEN lo AND hi AND o.state = 'sending'
+        SET (state, parts, message_id, submitted_at, done_at, error_code, error) =
+            (SELECT coalesce(f.final, 'submitted'), p_parts[f.k], p_first_msgids[f.k], now(),
+                    CASE WHEN f.final IS NOT NULL THEN now() END,
+                    CASE WHEN f.final = 'failed' THEN nullif(p_errors[f.k], 0) END,
+                    CASE WHEN f.final = 'failed' THEN 'delivery receipt: not delivered' END
+             FROM (SELECT k, CASE WHEN p_parts[k] = 1 THEN p_states[k] END AS final
+                   FROM array_position(p_ids, o.id) k) f)
+        WHERE o.id = ANY (p_ids) AND o.id BETWEEN lo AND hi AND o.state = 'sending'
         RETURNING o.id, o.parts),
     p AS (
         INSERT INTO nps.outbox_part (outbox_id, part_no, smsc_name, message_id)
