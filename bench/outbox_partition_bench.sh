@@ -8,7 +8,8 @@
 #   13 parts  0.4.0 a year on: 9 past months, this month and 3 ahead, the
 #             history spread over the past months and this one.
 # Each runs the worker's SQL exactly as the worker calls it, one transaction
-# per call: MESSAGES queued messages claimed and recorded as submitted in
+# per call (the time counted is the calls', not the commits': a commit's
+# fsync costs the same in every configuration and only adds noise): MESSAGES queued messages claimed and recorded as submitted in
 # batches of BATCH (nps.smsc_claim + nps.smsc_submitted), then their
 # receipts in batches of BATCH (nps.smsc_receipts: the receipt of a message
 # comes later than its submit_sm_resp, as from a real SMSC).  ROUNDS rounds,
@@ -47,26 +48,28 @@ BEGIN
     INSERT INTO nps.outbox (msisdn, source_addr, body)
     SELECT '7916' || lpad(g::text, 7, '0'), '0650', 'Оцените салон от 0 до 10 #' || g FROM generate_series(1, p_messages) g;
     COMMIT;
-    t0 := clock_timestamp();
+    send_s := 0;
+    receipt_s := 0;
     LOOP
+        t0 := clock_timestamp();
         SELECT array_agg(c.id ORDER BY c.id) INTO ids FROM nps.smsc_claim('bench', p_batch) c;
         EXIT WHEN ids IS NULL;
         PERFORM nps.smsc_submitted('bench', ids, array_fill(1::smallint, ARRAY[cardinality(ids)]),
                                    ARRAY(SELECT 'm' || x FROM unnest(ids) x), '{}', '{}', '{}', true, NULL, NULL);
+        send_s := send_s + extract(epoch FROM clock_timestamp() - t0);
         COMMIT;
         sent := sent || ids;
     END LOOP;
-    send_s := extract(epoch FROM clock_timestamp() - t0);
-    t0 := clock_timestamp();
     i := 1;
     WHILE i <= cardinality(sent) LOOP
         ids := sent[i:i + p_batch - 1];
+        t0 := clock_timestamp();
         PERFORM nps.smsc_receipts('bench', ARRAY(SELECT 'm' || x FROM unnest(ids) x),
                                   array_fill('delivered'::text, ARRAY[cardinality(ids)]), array_fill(0, ARRAY[cardinality(ids)]));
+        receipt_s := receipt_s + extract(epoch FROM clock_timestamp() - t0);
         COMMIT;
         i := i + p_batch;
     END LOOP;
-    receipt_s := extract(epoch FROM clock_timestamp() - t0);
     IF (SELECT count(*) FROM nps.outbox WHERE id = ANY (sent) AND state = 'delivered') <> cardinality(sent) THEN
         RAISE EXCEPTION 'not every message was delivered';
     END IF;

@@ -15,7 +15,12 @@
 --   (the old table keeps its own) and by nps.ensure_partitions().
 -- * A statement that names its rows by id bounds the ids by their least and
 --   greatest value, so that the executor prunes the partitions no id falls in:
---   "id = ANY (ids)" alone probes the index of every partition.
+--   "id = ANY (ids)" alone probes the index of every partition.  The
+--   worker's functions keep one generic plan each (plan_cache_mode): the
+--   bounds are parameters, the months are left out when the plan starts;
+--   PL/pgSQL would otherwise plan these statements anew at every call (a
+--   plan pruned to one month looks cheaper than one for all months), at a
+--   cost that grows with the number of months.
 -- * A receipt names its message by the SMSC's message id only.  It is looked
 --   for in the partitions of the messages queued recently (the current month,
 --   and the previous one during the first days of a month): a receipt follows
@@ -163,7 +168,7 @@ COMMENT ON FUNCTION nps.drop_partition(regclass) IS
 -- id within the range they span, which leaves out the other partitions.
 CREATE OR REPLACE FUNCTION nps.smsc_claim(p_smsc text, p_limit integer, p_after bigint DEFAULT 0)
 RETURNS TABLE (id bigint, msisdn text, source_addr text, body text)
-LANGUAGE plpgsql SET jit = off SET enable_sort = off AS $$
+LANGUAGE plpgsql SET jit = off SET enable_sort = off SET plan_cache_mode = force_generic_plan AS $$
 #variable_conflict use_column
 DECLARE
     ids bigint[];
@@ -203,7 +208,7 @@ CREATE OR REPLACE FUNCTION nps.smsc_submitted(p_smsc text, p_ids bigint[], p_par
                                    p_part_ids bigint[], p_part_nos smallint[], p_part_msgids text[],
                                    p_check_pending boolean DEFAULT true,
                                    p_states text[] DEFAULT NULL, p_errors integer[] DEFAULT NULL)
-RETURNS integer LANGUAGE plpgsql AS $$
+RETURNS integer LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
     n integer;
     lo bigint := (SELECT min(x) FROM unnest(p_ids) x);
@@ -248,12 +253,12 @@ END $$;
 
 -- Receipts: steps 1 and 2 (the exact id, of a single-part message, then of
 -- a part) first among the messages queued within receipt_window, through the
--- indexes of those months only; then, for the ids not found there, among all
--- the others.  Step 3 (other spellings, duplicates, receipts that overtook
--- their submit_sm_resp) looks at every month, as before.
+-- indexes of those months only; then, for the ids not found there, in every
+-- month.  Step 3 (other spellings, duplicates, receipts that overtook their
+-- submit_sm_resp) looks at every month, as before.
 CREATE OR REPLACE FUNCTION nps.smsc_receipts(p_smsc text, p_ids text[], p_states text[], p_errors integer[],
                                              p_at timestamptz DEFAULT now())
-RETURNS integer LANGUAGE plpgsql SET plan_cache_mode = force_custom_plan AS $$
+RETURNS integer LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
     matched text[];
     part_hits text[];
@@ -269,28 +274,23 @@ DECLARE
     -- ids of the messages queued since the window (now() may be later than
     -- p_at, a receipt read from the queue of pending ones)
     recent bigint := nps.id_base(least(p_at, now()) - nps.analytics_setting('receipt_window')::interval);
-    newest bigint := nps.id_base(now()) + 10000000000;
     lo bigint;
-    hi bigint;
 BEGIN
     rest := ARRAY(SELECT generate_subscripts(p_ids, 1));
     FOR pass IN 1 .. 2 LOOP
         EXIT WHEN rest IS NULL;
-        IF pass = 1 THEN
-            lo := recent;
-            hi := newest;
-        ELSE
-            lo := -9223372036854775808;
-            hi := recent;
-        END IF;
+        -- the recent months, then every month (the recent ones again: the
+        -- rare ids not found there; a one-sided bound, which a generic plan
+        -- does not mistake for a narrow range of the primary key)
+        lo := CASE pass WHEN 1 THEN recent ELSE -9223372036854775808 END;
         -- Delivered and failed apart, each "message_id = ANY (ids)": probes of
         -- outbox_message whatever the statistics say, and no join whose inner
-        -- side would be rescanned for every row; "id >= lo AND id < hi"
-        -- leaves out the partitions of the other months.
+        -- side would be rescanned for every row; "id >= lo" leaves out the
+        -- partitions of the older months.
         WITH u AS (
             UPDATE nps.outbox o SET state = 'delivered', done_at = p_at
             WHERE o.message_id = ANY (ARRAY(SELECT p_ids[k] FROM unnest(rest) k WHERE p_states[k] = 'delivered'))
-              AND o.id >= lo AND o.id < hi
+              AND o.id >= lo
               AND o.smsc_name = p_smsc AND o.parts = 1 AND o.state = 'submitted'
             RETURNING o.message_id)
         SELECT matched || array_agg(u.message_id) INTO matched FROM u;
@@ -300,7 +300,7 @@ BEGIN
                 SET state = 'failed', done_at = p_at, error = 'delivery receipt: not delivered',
                     error_code = nullif(p_errors[array_position(p_ids, o.message_id)], 0)
                 WHERE o.message_id = ANY (ARRAY(SELECT p_ids[k] FROM unnest(rest) k WHERE p_states[k] = 'failed'))
-                  AND o.id >= lo AND o.id < hi
+                  AND o.id >= lo
                   AND o.smsc_name = p_smsc AND o.parts = 1 AND o.state = 'submitted'
                 RETURNING o.message_id)
             SELECT matched || array_agg(u.message_id) INTO matched FROM u;
@@ -312,7 +312,7 @@ BEGIN
             SET state = p_states[array_position(p_ids, p.message_id)], done_at = p_at,
                 error_code = nullif(p_errors[array_position(p_ids, p.message_id)], 0)
             WHERE p.message_id = ANY (ARRAY(SELECT p_ids[k] FROM unnest(rest) k))
-              AND p.outbox_id >= lo AND p.outbox_id < hi AND p.smsc_name = p_smsc
+              AND p.outbox_id >= lo AND p.smsc_name = p_smsc
             RETURNING p.outbox_id, p.message_id)
         SELECT touched || array_agg(u.outbox_id), part_hits || array_agg(u.message_id) INTO touched, part_hits FROM u;
         SELECT array_agg(k) INTO rest FROM unnest(rest) k WHERE NOT p_ids[k] = ANY (coalesce(part_hits, '{}'));
