@@ -251,6 +251,30 @@ BEGIN
     RETURN n;
 END $$;
 
+-- Refused and requeued messages (throttling, errors): the same range of ids.
+CREATE OR REPLACE FUNCTION nps.smsc_failed(p_smsc text, p_ids bigint[], p_codes integer[], p_errors text[])
+RETURNS integer LANGUAGE sql AS $$
+    WITH f AS (
+        UPDATE nps.outbox o
+        SET state = 'failed', error_code = p_codes[array_position(p_ids, o.id)],
+            error = p_errors[array_position(p_ids, o.id)], done_at = now()
+        WHERE o.id = ANY (p_ids) AND o.state = 'sending' AND o.smsc_name = p_smsc
+          AND o.id BETWEEN (SELECT min(x) FROM unnest(p_ids) x) AND (SELECT max(x) FROM unnest(p_ids) x)
+        RETURNING 1)
+    SELECT count(*)::integer FROM f
+$$;
+
+CREATE OR REPLACE FUNCTION nps.smsc_requeue(p_smsc text, p_ids bigint[], p_delay interval DEFAULT '0')
+RETURNS integer LANGUAGE sql AS $$
+    WITH q AS (
+        UPDATE nps.outbox o
+        SET state = 'queued', not_before = CASE WHEN p_delay > '0' THEN now() + p_delay END
+        WHERE o.id = ANY (p_ids) AND o.state = 'sending' AND o.smsc_name = p_smsc
+          AND o.id BETWEEN (SELECT min(x) FROM unnest(p_ids) x) AND (SELECT max(x) FROM unnest(p_ids) x)
+        RETURNING 1)
+    SELECT count(*)::integer FROM q
+$$;
+
 -- Receipts: steps 1 and 2 (the exact id, of a single-part message, then of
 -- a part) first among the messages queued within receipt_window, through the
 -- indexes of those months only; then, for the ids not found there, in every
