@@ -9,7 +9,8 @@
 #      release's triggers);
 #   2. replies: REPLIES_SESSIONS sessions x 6 replies through nps.inbox (parse,
 #      answer, next question) vs a plain INSERT of the same rows into a plain
-#      table, in statements of BATCH rows (default 1000), and one reply per
+#      table, in statements of BATCH rows (default 1000), then (2b) the same
+#      through nps.store_replies (the worker's call for a flush), and one reply per
 #      transaction through nps.receive (pgbench, one client, ONE_TX replies)
 #      vs one plain INSERT per transaction.
 # PROFILE=1 adds pg_stat_statements (track = all) and prints where the time
@@ -69,7 +70,12 @@ echo "== 2. replies: $REPLIES_SESSIONS sessions x 6 replies"
 psql_ -v sessions="$REPLIES_SESSIONS" -f "$NPS_WORK/survey_replies_setup.sql"
 reset_profile
 psql_ -v batch="$BATCH" -f "$NPS_WORK/survey_replies_batch.sql"
-profile "replies in batches"
+profile "replies in batches, INSERT INTO nps.inbox"
+echo "== 2b. the same through nps.store_replies, as the worker stores a flush"
+psql_ -v sessions="$REPLIES_SESSIONS" -f "$NPS_WORK/survey_replies_setup.sql" >/dev/null
+reset_profile
+psql_ -v batch="$BATCH" -v store=1 -f "$NPS_WORK/survey_replies_batch.sql"
+profile "replies in batches, nps.store_replies"
 
 echo "== 3. one reply per transaction, $ONE_TX of them (pgbench, 1 client)"
 psql_ -v sessions="$REPLIES_SESSIONS" -f "$NPS_WORK/survey_replies_setup.sql" >/dev/null

@@ -1,0 +1,301 @@
+------------------------------------------------------------------------------
+-- The reply path, 0.4.0: decide first, then store each reply once.
+--
+-- Until 0.3.0 every reply was written twice: the INSERT into nps.inbox
+-- (status 'received'), then, in the dialogue trigger, an UPDATE recording
+-- its session, status and reason.  That UPDATE could not be HOT (it sets
+-- the indexed inbox.session_id and, for senders in another number form,
+-- the indexed msisdn), so each reply cost a second heap tuple and three
+-- more index entries, and it was the largest single write of the path.
+--
+-- nps.store_replies() now draws the replies' inbox ids first (in order of
+-- arrival), takes them through the dialogue, and INSERTs each inbox row
+-- with its outcome already decided, in the same statement that stores the
+-- answers and queues the next questions (the foreign keys of the answers to
+-- their inbox rows are checked at the end of that statement, when the rows
+-- are there).  nps.receive and nps.receive_from_smsc go through it, and the
+-- worker stores a whole flush of replies with one call.  An INSERT into
+-- nps.inbox of rows with status 'received' is still taken through the
+-- dialogue by the inbox_dialogue trigger, with the UPDATE as before: the
+-- dialogue statement serves both, told apart by its third parameter.
+------------------------------------------------------------------------------
+
+-- take_replies gains the way the rows are recorded: the trigger's rows are
+-- in nps.inbox already (updated), store_replies' rows are not (inserted).
+DROP FUNCTION nps.take_replies(nps.inbox[], bigint[]);
+
+-- One round: replies of distinct subscribers, so that no two of them touch
+-- the same session, opt-out or pool entry.  One statement matches, parses
+-- (C), decides, stores the answers, moves the sessions on, queues the next
+-- questions, re-asks and thank-yous, and records every reply's fate on its
+-- inbox row (UPDATE when $3 is false, INSERT when it is true: the other
+-- branch reads no row); STOP replies then go through nps.opt_out_by_sms one
+-- by one (rare, and each ends all sessions of its subscriber).
+--
+-- Plans (unchanged from 0.3.0).  Several replies: EXECUTE, planned for the
+-- replies at hand and the tables as they are now; a cached generic plan
+-- made while nps.answer or nps.inbox was still small scans them whole at
+-- every later call until an ANALYZE invalidates it.  One reply: static SQL
+-- with the connection's generic plan, made once, since planning the
+-- statement costs as much as its work (plan_cache_mode forced: the default
+-- would keep making custom plans).  The statement text is written once
+-- below and put in both places ($1, $2, $3 are the arguments either way).
+DO $do$
+DECLARE
+    stmt constant text := $stmt$
+    WITH matched AS MATERIALIZED (
+        SELECT r.id, r.m, r.code, r.body, r.received_at, r.smsc, se.sid, se.survey_id, se.question_no,
+               se.reasked, coalesce(se.hint, se.question) AS hint,
+               CASE WHEN se.sid IS NOT NULL
+                    THEN nps.parse_reply(r.body, se.kind, coalesce(se.min_score, 0), coalesce(se.max_score, 10)) END AS p
+        FROM (SELECT x.id, nps.reply_msisdn(x.msisdn) AS m, x.short_code AS code, x.body, x.received_at,
+                     x.smsc_name AS smsc
+              FROM unnest($1) x) r
+        LEFT JOIN LATERAL (
+            SELECT s.id AS sid, s.survey_id, s.question_no, s.reasked,
+                   q.kind, q.min_score, q.max_score, q.hint, q.body AS question
+            FROM nps.session s
+            JOIN nps.question q ON q.survey_id = s.survey_id AND q.question_no = s.question_no
+            WHERE s.msisdn = r.m AND s.short_code = r.code AND s.state = 'active') se ON true
+    ), decided AS MATERIALIZED (
+        -- stop: opt out (a score given with it counts); advance: an answer, or
+        -- the second failure for this question, which is kept as the answer's
+        -- text (score NULL) so that the customer is not trapped; reask: the
+        -- first failure; none: no active session (late or unmatched).
+        SELECT m.*,
+               CASE WHEN m.sid IS NULL THEN CASE WHEN nps.is_stop(m.body) THEN 'stop' ELSE 'none' END
+                    WHEN (m.p).status = 'stop' THEN 'stop'
+                    WHEN (m.p).status = 'ok' OR m.reasked THEN 'advance'
+                    ELSE 'reask' END AS act,
+               CASE WHEN (m.p).status IN ('ok', 'stop') THEN (m.p).score END AS score
+        FROM matched m
+    ), fate AS MATERIALIZED (
+        SELECT d.*, nx.question_no AS nq, coalesce(nx.body, th.thanks) AS next_body,
+               late.id AS late_session, late.why AS late_why,
+               -- what the inbox row records
+               coalesce(d.sid, late.id) AS inbox_session,
+               CASE d.act
+                   WHEN 'stop' THEN 'opt_out'
+                   WHEN 'none' THEN CASE WHEN late.id IS NOT NULL THEN 'late' ELSE 'unmatched' END
+                   WHEN 'reask' THEN 'reasked'
+                   ELSE CASE WHEN (d.p).status = 'ok' THEN 'answered' ELSE 'unparsed' END END AS status,
+               CASE d.act
+                   WHEN 'stop' THEN CASE WHEN d.sid IS NULL THEN 'no active session' END
+                   WHEN 'none' THEN coalesce(late.why, 'no session for this sender and short code')
+                   WHEN 'reask' THEN (d.p).status || coalesce(': ' || (d.p).reason, '')
+                   ELSE CASE WHEN (d.p).status <> 'ok'
+                             THEN (d.p).status || coalesce(': ' || (d.p).reason, '') || ' (after a re-ask)' END END AS reason
+        FROM decided d
+        -- The next question the branching allows: the survey's first later
+        -- question without a condition, or whose condition the answer just
+        -- given (or an earlier one) meets.
+        LEFT JOIN LATERAL (
+            SELECT qq.question_no, qq.body
+            FROM nps.question qq
+            WHERE d.act = 'advance' AND qq.survey_id = d.survey_id AND qq.question_no > d.question_no
+              AND CASE WHEN qq.ask_if_question IS NULL THEN true
+                       -- an earlier answer is read only for a conditional question
+                       ELSE coalesce((SELECT c.cond BETWEEN coalesce(qq.ask_if_min, c.cond) AND coalesce(qq.ask_if_max, c.cond)
+                                      FROM (SELECT CASE WHEN qq.ask_if_question = d.question_no THEN d.score
+                                                        ELSE (SELECT a.score FROM nps.answer a
+                                                              WHERE a.session_id = d.sid AND a.question_no = qq.ask_if_question) END
+                                            AS cond) c), false) END
+            ORDER BY qq.question_no LIMIT 1) nx ON true
+        LEFT JOIN LATERAL (
+            SELECT sv.thanks FROM nps.survey sv
+            WHERE d.act = 'advance' AND nx.question_no IS NULL AND sv.id = d.survey_id) th ON true
+        LEFT JOIN LATERAL (
+            SELECT s.id, 'session ' || s.id || ' already ' || s.state AS why
+            FROM nps.session s
+            WHERE d.act = 'none' AND s.msisdn = d.m AND s.short_code = d.code
+              AND s.state IN ('completed', 'expired', 'opted_out', 'cancelled')
+            ORDER BY s.finished_at DESC NULLS LAST, s.id DESC LIMIT 1) late ON true
+    ), stored AS (
+        -- store_replies: the inbox rows go in once, decided; the answers'
+        -- foreign keys to them are checked at the end of the statement
+        INSERT INTO nps.inbox (id, msisdn, short_code, body, received_at, session_id, smsc_name, status, reason)
+        SELECT f.id, f.m, f.code, f.body, f.received_at, f.inbox_session, f.smsc, f.status, f.reason
+        FROM fate f
+        WHERE $3
+        ORDER BY f.id
+    ), answered AS (
+        INSERT INTO nps.answer (session_id, question_no, score, body, inbox_id, answered_at)
+        SELECT f.sid, f.question_no, f.score, f.body, f.id, f.received_at
+        FROM fate f
+        WHERE f.act = 'advance' OR f.act = 'stop' AND f.sid IS NOT NULL AND f.score IS NOT NULL
+        ORDER BY f.id
+    ), moved AS (
+        -- Only columns outside every index change while the session stays
+        -- active, so the update is HOT.
+        UPDATE nps.session s
+        SET question_no = CASE WHEN f.act = 'advance' THEN coalesce(f.nq, s.question_no) ELSE s.question_no END,
+            state = CASE WHEN f.act = 'advance' AND f.nq IS NULL THEN 'completed' ELSE s.state END,
+            finished_at = CASE WHEN f.act = 'advance' AND f.nq IS NULL THEN f.received_at ELSE s.finished_at END,
+            asked_at = f.received_at, reasked = (f.act = 'reask'), updated_at = now()
+        FROM fate f
+        WHERE s.id = f.sid AND f.act IN ('advance', 'reask')
+    ), queued AS (
+        INSERT INTO nps.outbox (session_id, msisdn, source_addr, body, kind, question_no)
+        SELECT f.sid, f.m, f.code,
+               CASE WHEN f.act = 'reask' THEN f.hint ELSE f.next_body END,
+               CASE WHEN f.act = 'reask' THEN 'reask' WHEN f.nq IS NULL THEN 'thanks' ELSE 'question' END,
+               CASE WHEN f.act = 'reask' THEN f.question_no ELSE f.nq END
+        FROM fate f
+        WHERE f.act IN ('advance', 'reask')
+        ORDER BY f.id
+    ), marked AS (
+        -- the inbox_dialogue trigger: the rows are there, record their fate
+        UPDATE nps.inbox i
+        SET msisdn = f.m, session_id = f.inbox_session, status = f.status, reason = f.reason
+        FROM fate f
+        -- the rows by their key ($2, the ids of $1): planned while nps.inbox
+        -- was small, a join alone becomes a scan of the whole table
+        WHERE NOT $3 AND i.id = ANY ($2) AND i.id = f.id
+    )
+    SELECT array_agg(f.id ORDER BY f.id), array_agg(f.m ORDER BY f.id), array_agg(f.code ORDER BY f.id),
+           array_agg(f.sid ORDER BY f.id), array_agg(f.received_at ORDER BY f.id)
+    FROM fate f WHERE f.act = 'stop'
+$stmt$;
+BEGIN
+    EXECUTE format($fn$
+CREATE FUNCTION nps.take_replies(replies nps.inbox[], ids bigint[], store boolean) RETURNS integer
+LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $body$
+DECLARE
+    stop record;
+    stop_ids bigint[];
+    stop_msisdns text[];
+    stop_codes text[];
+    stop_sessions bigint[];
+    stop_at timestamptz[];
+BEGIN
+    IF array_length(replies, 1) = 1 THEN
+        %s
+        INTO stop_ids, stop_msisdns, stop_codes, stop_sessions, stop_at;
+    ELSE
+        EXECUTE %L INTO stop_ids, stop_msisdns, stop_codes, stop_sessions, stop_at USING replies, ids, store;
+    END IF;
+    FOR stop IN SELECT * FROM unnest(stop_ids, stop_msisdns, stop_codes, stop_sessions, stop_at)
+                AS u(id, msisdn, code, session_id, at) LOOP
+        PERFORM nps.opt_out_by_sms(stop.msisdn, stop.code, stop.id, stop.session_id, stop.at);
+    END LOOP;
+    RETURN coalesce(array_length(replies, 1), 0);
+END $body$ $fn$, stmt, stmt);
+END $do$;
+COMMENT ON FUNCTION nps.take_replies(nps.inbox[], bigint[], boolean) IS
+    'Takes replies of distinct subscribers through the dialogue at once (match, parse, answer, next question / re-ask / thanks / opt-out) and records each one''s fate on its inbox row: inserts the rows when store is true, updates them (already stored) when false; ids are the replies'' inbox ids; returns how many';
+
+-- A set of replies may hold several of one subscriber: the k-th goes in
+-- round k, so each sees the session as the previous one left it (the order
+-- of arrival, by inbox id).
+CREATE FUNCTION nps.take_replies_in_rounds(replies nps.inbox[], store boolean) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    ordered nps.inbox[];
+    ids bigint[];
+    rounds integer[];
+    first integer;
+    last integer;
+BEGIN
+    SELECT array_agg(x.r ORDER BY x.round, (x.r).id), array_agg((x.r).id ORDER BY x.round, (x.r).id),
+           array_agg(x.round ORDER BY x.round, (x.r).id)
+      INTO ordered, ids, rounds
+    FROM (SELECT r, row_number() OVER (PARTITION BY nps.reply_msisdn(r.msisdn) ORDER BY r.id)::integer AS round
+          FROM unnest(replies) r) x;
+    IF ordered IS NULL THEN
+        RETURN;
+    ELSIF rounds[array_length(rounds, 1)] = 1 THEN
+        PERFORM nps.take_replies(ordered, ids, store);
+    ELSE
+        FOR k IN 1 .. rounds[array_length(rounds, 1)] LOOP
+            first := array_position(rounds, k);
+            last := coalesce(array_position(rounds, k + 1, first) - 1, array_length(rounds, 1));
+            PERFORM nps.take_replies(ordered[first:last], ids[first:last], store);
+        END LOOP;
+    END IF;
+END $$;
+COMMENT ON FUNCTION nps.take_replies_in_rounds(nps.inbox[], boolean) IS
+    'Takes replies through the dialogue (nps.take_replies) in rounds by order of arrival (inbox id) when a subscriber sent several';
+
+CREATE OR REPLACE FUNCTION nps.dialogue() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    replies nps.inbox[];
+BEGIN
+    SELECT array_agg(r) INTO replies FROM new_replies r WHERE r.status = 'received';
+    PERFORM nps.take_replies_in_rounds(replies, false);
+    RETURN NULL;
+END $$;
+COMMENT ON FUNCTION nps.dialogue() IS
+    'Trigger: takes the replies an INSERT stored with status received through the dialogue, set-based (nps.take_replies_in_rounds); rows stored by nps.store_replies are decided already';
+
+-- The replies as nps.inbox rows not yet stored: ids drawn now, in the order
+-- of the arrays (the order of arrival), the rest as an INSERT would default
+-- it.  ROW() lists the columns in table order.
+CREATE FUNCTION nps.store_replies(p_smsc text, p_msisdns text[], p_short_codes text[], p_bodies text[],
+                                  p_received_at timestamptz[])
+RETURNS bigint[] LANGUAGE plpgsql AS $$
+DECLARE
+    replies nps.inbox[];
+BEGIN
+    -- The dialogue reads sessions before it writes the inbox: a caller who
+    -- may not store replies learns so first, as from a plain INSERT.
+    IF NOT has_table_privilege('nps.inbox', 'INSERT') THEN
+        RAISE EXCEPTION 'permission denied for table inbox' USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    SELECT array_agg(ROW(nps.next_id('nps.inbox_id_seq'), u.msisdn, u.code, coalesce(u.body, ''), u.at,
+                         NULL, p_smsc, 'received', NULL, NULL, now())::nps.inbox ORDER BY u.no)
+      INTO replies
+    FROM unnest(p_msisdns, p_short_codes, p_bodies, p_received_at) WITH ORDINALITY AS u(msisdn, code, body, at, no);
+    PERFORM nps.take_replies_in_rounds(replies, true);
+    RETURN ARRAY(SELECT r.id FROM unnest(replies) r);
+END $$;
+COMMENT ON FUNCTION nps.store_replies(text, text[], text[], text[], timestamptz[]) IS
+    'Stores replies received (on bind p_smsc, NULL for nps.receive) in order of arrival and takes them through the dialogue in the same statements: each inbox row is inserted once, with its outcome; returns their inbox ids in the order given';
+
+CREATE OR REPLACE FUNCTION nps.receive(msisdn text, short_code text, body text, received_at timestamptz DEFAULT now())
+RETURNS bigint
+LANGUAGE sql AS $$
+    SELECT (nps.store_replies(NULL, ARRAY[msisdn], ARRAY[short_code], ARRAY[body], ARRAY[received_at]))[1]
+$$;
+COMMENT ON FUNCTION nps.receive(text, text, text, timestamptz) IS
+    'Records a reply exactly as the worker does for a deliver_sm (an nps.inbox row, taken through the dialogue by nps.store_replies); returns the inbox id';
+
+-- The worker's one-reply path (a part completing a concatenated reply, a
+-- reply that may be a redelivery, or the retry of a flush whose batch
+-- failed): unchanged but for the store, which now records the bind in the
+-- INSERT instead of updating the row afterwards.
+CREATE OR REPLACE FUNCTION nps.receive_from_smsc(p_smsc text, p_msisdn text, p_short_code text, p_body text,
+                                                 p_received_at timestamptz DEFAULT now(),
+                                                 p_candidates bigint[] DEFAULT NULL,
+                                                 p_lost_at timestamptz[] DEFAULT NULL,
+                                                 OUT inbox_id bigint, OUT redelivery_of bigint)
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_msisdn text;
+    v_body text := coalesce(p_body, '');
+BEGIN
+    IF cardinality(p_candidates) > 0 THEN
+        v_msisdn := nps.reply_msisdn(p_msisdn);
+        SELECT c.id INTO redelivery_of
+        FROM unnest(p_candidates, p_lost_at) AS k(id, lost_at)
+        JOIN nps.inbox c ON c.id = k.id
+        WHERE c.smsc_name = p_smsc AND c.short_code = p_short_code AND c.body = v_body
+          AND c.msisdn IN (p_msisdn, v_msisdn)
+          AND NOT EXISTS (SELECT FROM nps.inbox_dedupe_key d WHERE d.dedupe_key = 'redelivery:' || c.id)
+          AND NOT EXISTS (
+              SELECT FROM nps.outbox o
+              WHERE o.msisdn = v_msisdn AND o.source_addr = p_short_code
+                AND o.queued_at >= c.stored_at AND o.submitted_at IS NOT NULL
+                AND (o.submitted_at <= k.lost_at OR o.sent_at > k.lost_at))
+        ORDER BY c.id
+        LIMIT 1;
+        IF redelivery_of IS NOT NULL THEN
+            INSERT INTO nps.inbox (msisdn, short_code, body, received_at, smsc_name, status, reason, dedupe_key)
+            VALUES (v_msisdn, p_short_code, v_body, p_received_at, p_smsc, 'duplicate',
+                    'redelivery of reply ' || redelivery_of, 'redelivery:' || redelivery_of)
+            RETURNING id INTO inbox_id;
+            RETURN;
+        END IF;
+    END IF;
+    inbox_id := (nps.store_replies(p_smsc, ARRAY[p_msisdn], ARRAY[p_short_code], ARRAY[p_body], ARRAY[p_received_at]))[1];
+END $$;
