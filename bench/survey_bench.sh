@@ -10,7 +10,9 @@
 #   2. replies: REPLIES_SESSIONS sessions x 6 replies through nps.inbox (parse,
 #      answer, next question) vs a plain INSERT of the same rows into a plain
 #      table, in statements of BATCH rows (default 1000), then (2b) the same
-#      through nps.store_replies (the worker's call for a flush), and one reply per
+#      through nps.store_replies (the worker's call for a flush)
+#      (REPLIES_VERSIONS="0.3.0": part 2 first through each release named, in
+#      the same cluster, for a same-run comparison), and one reply per
 #      transaction through nps.receive (pgbench, one client, ONE_TX replies)
 #      vs one plain INSERT per transaction.
 # PROFILE=1 adds pg_stat_statements (track = all) and prints where the time
@@ -67,10 +69,14 @@ if [ -n "${SCHEDULE_ONLY:-}" ]; then
 fi
 
 echo "== 2. replies: $REPLIES_SESSIONS sessions x 6 replies"
-psql_ -v sessions="$REPLIES_SESSIONS" -f "$NPS_WORK/survey_replies_setup.sql"
-reset_profile
-psql_ -v batch="$BATCH" -f "$NPS_WORK/survey_replies_batch.sql"
-profile "replies in batches, INSERT INTO nps.inbox"
+REPLIES_VERSIONS=${REPLIES_VERSIONS:-}
+for version in $REPLIES_VERSIONS ""; do
+    echo "== 2${version:+ (nps $version)}. INSERT INTO nps.inbox, the dialogue trigger"
+    psql_ -v sessions="$REPLIES_SESSIONS" ${version:+-v version="$version"} -f "$NPS_WORK/survey_replies_setup.sql" >/dev/null
+    reset_profile
+    psql_ -v batch="$BATCH" -f "$NPS_WORK/survey_replies_batch.sql"
+    profile "replies in batches, INSERT INTO nps.inbox${version:+ (nps $version)}"
+done
 echo "== 2b. the same through nps.store_replies, as the worker stores a flush"
 psql_ -v sessions="$REPLIES_SESSIONS" -f "$NPS_WORK/survey_replies_setup.sql" >/dev/null
 reset_profile

@@ -337,7 +337,10 @@ store_run(StoredMo **run, int n)
 	ReplyBatch	b = {run, n};
 
 	if (n == 1)
-		store_single(run[0]);
+	{
+		if (!in_subxact(store_mo_batch, &b, "a reply", "the SMSC will deliver it again"))
+			W->resps[run[0]->resp].status = SMPP_ST_RX_T_APPN;
+	}
 	else if (n > 1 &&
 			 !in_subxact(store_mo_batch, &b, "a batch of replies", "each is stored on its own instead"))
 	{

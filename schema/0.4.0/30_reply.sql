@@ -13,11 +13,12 @@
 -- with its outcome already decided, in the same statement that stores the
 -- answers and queues the next questions (the foreign keys of the answers to
 -- their inbox rows are checked at the end of that statement, when the rows
--- are there).  nps.receive and nps.receive_from_smsc go through it, and the
--- worker stores a whole flush of replies with one call.  An INSERT into
+-- are there).  nps.receive goes through it (and so nps.receive_from_smsc,
+-- the worker's path for parts and possible redeliveries), and the worker
+-- stores a whole flush of replies with one call.  An INSERT into
 -- nps.inbox of rows with status 'received' is still taken through the
 -- dialogue by the inbox_dialogue trigger, with the UPDATE as before: the
--- dialogue statement serves both, told apart by its third parameter.
+-- dialogue statement serves both, with one of two endings.
 ------------------------------------------------------------------------------
 
 -- take_replies gains the way the rows are recorded: the trigger's rows are
@@ -28,8 +29,8 @@ DROP FUNCTION nps.take_replies(nps.inbox[], bigint[]);
 -- the same session, opt-out or pool entry.  One statement matches, parses
 -- (C), decides, stores the answers, moves the sessions on, queues the next
 -- questions, re-asks and thank-yous, and records every reply's fate on its
--- inbox row (UPDATE when $3 is false, INSERT when it is true: the other
--- branch reads no row); STOP replies then go through nps.opt_out_by_sms one
+-- inbox row (INSERT for store_replies, UPDATE for the trigger's rows, which
+-- are stored already); STOP replies then go through nps.opt_out_by_sms one
 -- by one (rare, and each ends all sessions of its subscriber).
 --
 -- Plans (unchanged from 0.3.0).  Several replies: EXECUTE, planned for the
@@ -39,10 +40,13 @@ DROP FUNCTION nps.take_replies(nps.inbox[], bigint[]);
 -- with the connection's generic plan, made once, since planning the
 -- statement costs as much as its work (plan_cache_mode forced: the default
 -- would keep making custom plans).  The statement text is written once
--- below and put in both places ($1, $2, $3 are the arguments either way).
+-- below, with its two endings, and put in each place ($1, $2 are the
+-- arguments either way).  Planning a batch's statement costs about a tenth
+-- of its work: each copy of a subquery on the partitioned nps.answer is
+-- planned for every partition, so the statement holds one.
 DO $do$
 DECLARE
-    stmt constant text := $stmt$
+    head constant text := $stmt$
     WITH matched AS MATERIALIZED (
         SELECT rs.id, rs.m, rs.code, rs.body, rs.received_at, rs.smsc, rs.sid, rs.survey_id, rs.question_no,
                rs.reasked, coalesce(q.hint, q.body) AS hint,
@@ -101,11 +105,12 @@ DECLARE
             WHERE d.act = 'advance' AND qq.survey_id = d.survey_id AND qq.question_no > d.question_no
               AND CASE WHEN qq.ask_if_question IS NULL THEN true
                        -- an earlier answer is read only for a conditional question
+                       -- (OFFSET 0: inlined, c.cond would copy the subquery five times)
                        ELSE coalesce((SELECT c.cond BETWEEN coalesce(qq.ask_if_min, c.cond) AND coalesce(qq.ask_if_max, c.cond)
                                       FROM (SELECT CASE WHEN qq.ask_if_question = d.question_no THEN d.score
                                                         ELSE (SELECT a.score FROM nps.answer a
                                                               WHERE a.session_id = d.sid AND a.question_no = qq.ask_if_question) END
-                                            AS cond) c), false) END
+                                            AS cond OFFSET 0) c), false) END
             ORDER BY qq.question_no LIMIT 1) nx ON true
         LEFT JOIN LATERAL (
             SELECT sv.thanks FROM nps.survey sv
@@ -116,14 +121,6 @@ DECLARE
             WHERE d.act = 'none' AND s.msisdn = d.m AND s.short_code = d.code
               AND s.state IN ('completed', 'expired', 'opted_out', 'cancelled')
             ORDER BY s.finished_at DESC NULLS LAST, s.id DESC LIMIT 1) late ON true
-    ), stored AS (
-        -- store_replies: the inbox rows go in once, decided; the answers'
-        -- foreign keys to them are checked at the end of the statement
-        INSERT INTO nps.inbox (id, msisdn, short_code, body, received_at, session_id, smsc_name, status, reason)
-        SELECT f.id, f.m, f.code, f.body, f.received_at, f.inbox_session, f.smsc, f.status, f.reason
-        FROM fate f
-        WHERE $3
-        ORDER BY f.id
     ), answered AS (
         INSERT INTO nps.answer (session_id, question_no, score, body, inbox_id, answered_at)
         SELECT f.sid, f.question_no, f.score, f.body, f.id, f.received_at
@@ -149,19 +146,31 @@ DECLARE
         FROM fate f
         WHERE f.act IN ('advance', 'reask')
         ORDER BY f.id
-    ), marked AS (
-        -- the inbox_dialogue trigger: the rows are there, record their fate
+    ), $stmt$;
+    -- store_replies: the inbox rows go in once, decided; the answers'
+    -- foreign keys to them are checked at the end of the statement
+    by_insert constant text := $stmt$stored AS (
+        INSERT INTO nps.inbox (id, msisdn, short_code, body, received_at, session_id, smsc_name, status, reason)
+        SELECT f.id, f.m, f.code, f.body, f.received_at, f.inbox_session, f.smsc, f.status, f.reason
+        FROM fate f
+        ORDER BY f.id
+    ) $stmt$;
+    -- the inbox_dialogue trigger: the rows are there, record their fate
+    by_update constant text := $stmt$marked AS (
         UPDATE nps.inbox i
         SET msisdn = f.m, session_id = f.inbox_session, status = f.status, reason = f.reason
         FROM fate f
         -- the rows by their key ($2, the ids of $1): planned while nps.inbox
         -- was small, a join alone becomes a scan of the whole table
-        WHERE NOT $3 AND i.id = ANY ($2) AND i.id = f.id
-    )
+        WHERE i.id = ANY ($2) AND i.id = f.id
+    ) $stmt$;
+    tail constant text := $stmt$
     SELECT array_agg(f.id ORDER BY f.id), array_agg(f.m ORDER BY f.id), array_agg(f.code ORDER BY f.id),
            array_agg(f.sid ORDER BY f.id), array_agg(f.received_at ORDER BY f.id)
     FROM fate f WHERE f.act = 'stop'
 $stmt$;
+    ins constant text := head || by_insert || tail;
+    upd constant text := head || by_update || tail;
 BEGIN
     EXECUTE format($fn$
 CREATE FUNCTION nps.take_replies(replies nps.inbox[], ids bigint[], store boolean) RETURNS integer
@@ -174,18 +183,23 @@ DECLARE
     stop_sessions bigint[];
     stop_at timestamptz[];
 BEGIN
-    IF array_length(replies, 1) = 1 THEN
+    IF store AND array_length(replies, 1) = 1 THEN
+        %s
+        INTO stop_ids, stop_msisdns, stop_codes, stop_sessions, stop_at;
+    ELSIF store THEN
+        EXECUTE %L INTO stop_ids, stop_msisdns, stop_codes, stop_sessions, stop_at USING replies, ids;
+    ELSIF array_length(replies, 1) = 1 THEN
         %s
         INTO stop_ids, stop_msisdns, stop_codes, stop_sessions, stop_at;
     ELSE
-        EXECUTE %L INTO stop_ids, stop_msisdns, stop_codes, stop_sessions, stop_at USING replies, ids, store;
+        EXECUTE %L INTO stop_ids, stop_msisdns, stop_codes, stop_sessions, stop_at USING replies, ids;
     END IF;
     FOR stop IN SELECT * FROM unnest(stop_ids, stop_msisdns, stop_codes, stop_sessions, stop_at)
                 AS u(id, msisdn, code, session_id, at) LOOP
         PERFORM nps.opt_out_by_sms(stop.msisdn, stop.code, stop.id, stop.session_id, stop.at);
     END LOOP;
     RETURN coalesce(array_length(replies, 1), 0);
-END $body$ $fn$, stmt, stmt);
+END $body$ $fn$, ins, ins, upd, upd);
 END $do$;
 COMMENT ON FUNCTION nps.take_replies(nps.inbox[], bigint[], boolean) IS
     'Takes replies of distinct subscribers through the dialogue at once (match, parse, answer, next question / re-ask / thanks / opt-out) and records each one''s fate on its inbox row: inserts the rows when store is true, updates them (already stored) when false; ids are the replies'' inbox ids; returns how many';
@@ -265,43 +279,3 @@ LANGUAGE sql AS $$
 $$;
 COMMENT ON FUNCTION nps.receive(text, text, text, timestamptz) IS
     'Records a reply exactly as the worker does for a deliver_sm (an nps.inbox row, taken through the dialogue by nps.store_replies); returns the inbox id';
-
--- The worker's one-reply path (a part completing a concatenated reply, a
--- reply that may be a redelivery, or the retry of a flush whose batch
--- failed): unchanged but for the store, which now records the bind in the
--- INSERT instead of updating the row afterwards.
-CREATE OR REPLACE FUNCTION nps.receive_from_smsc(p_smsc text, p_msisdn text, p_short_code text, p_body text,
-                                                 p_received_at timestamptz DEFAULT now(),
-                                                 p_candidates bigint[] DEFAULT NULL,
-                                                 p_lost_at timestamptz[] DEFAULT NULL,
-                                                 OUT inbox_id bigint, OUT redelivery_of bigint)
-LANGUAGE plpgsql AS $$
-DECLARE
-    v_msisdn text;
-    v_body text := coalesce(p_body, '');
-BEGIN
-    IF cardinality(p_candidates) > 0 THEN
-        v_msisdn := nps.reply_msisdn(p_msisdn);
-        SELECT c.id INTO redelivery_of
-        FROM unnest(p_candidates, p_lost_at) AS k(id, lost_at)
-        JOIN nps.inbox c ON c.id = k.id
-        WHERE c.smsc_name = p_smsc AND c.short_code = p_short_code AND c.body = v_body
-          AND c.msisdn IN (p_msisdn, v_msisdn)
-          AND NOT EXISTS (SELECT FROM nps.inbox_dedupe_key d WHERE d.dedupe_key = 'redelivery:' || c.id)
-          AND NOT EXISTS (
-              SELECT FROM nps.outbox o
-              WHERE o.msisdn = v_msisdn AND o.source_addr = p_short_code
-                AND o.queued_at >= c.stored_at AND o.submitted_at IS NOT NULL
-                AND (o.submitted_at <= k.lost_at OR o.sent_at > k.lost_at))
-        ORDER BY c.id
-        LIMIT 1;
-        IF redelivery_of IS NOT NULL THEN
-            INSERT INTO nps.inbox (msisdn, short_code, body, received_at, smsc_name, status, reason, dedupe_key)
-            VALUES (v_msisdn, p_short_code, v_body, p_received_at, p_smsc, 'duplicate',
-                    'redelivery of reply ' || redelivery_of, 'redelivery:' || redelivery_of)
-            RETURNING id INTO inbox_id;
-            RETURN;
-        END IF;
-    END IF;
-    inbox_id := (nps.store_replies(p_smsc, ARRAY[p_msisdn], ARRAY[p_short_code], ARRAY[p_body], ARRAY[p_received_at]))[1];
-END $$;
