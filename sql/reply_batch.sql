@@ -122,3 +122,7 @@ UNION ALL
 UNION ALL
 (SELECT what, item FROM outcome WHERE grp = '922000' EXCEPT SELECT what, item FROM outcome WHERE grp = '900000');
 SELECT what, item FROM outcome WHERE grp = '911000' ORDER BY what, item;
+
+-- The arrays of nps.store_replies go together, element by element.
+SELECT nps.store_replies('smsc1', ARRAY['79220000001', '79220000002'], ARRAY['0650'], ARRAY['1', '2'], ARRAY[now(), now()]);
+\echo :LAST_ERROR_SQLSTATE

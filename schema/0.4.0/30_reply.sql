@@ -261,6 +261,15 @@ BEGIN
     IF NOT has_table_privilege('nps.inbox', 'INSERT') THEN
         RAISE EXCEPTION 'permission denied for table inbox' USING ERRCODE = 'insufficient_privilege';
     END IF;
+    IF cardinality(p_msisdns) IS DISTINCT FROM cardinality(p_short_codes)
+       OR cardinality(p_msisdns) IS DISTINCT FROM cardinality(p_bodies)
+       OR cardinality(p_msisdns) IS DISTINCT FROM cardinality(p_received_at) THEN
+        RAISE EXCEPTION 'the arrays of replies differ in length'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('%s senders, %s short codes, %s texts, %s times.', cardinality(p_msisdns),
+                                  cardinality(p_short_codes), cardinality(p_bodies), cardinality(p_received_at)),
+                  HINT = 'Each reply is one element of each array, in the same position.';
+    END IF;
     SELECT array_agg(ROW(nps.next_id('nps.inbox_id_seq'), u.msisdn, u.code, coalesce(u.body, ''), u.at,
                          NULL, p_smsc, 'received', NULL, NULL, now())::nps.inbox ORDER BY u.no)
       INTO replies
