@@ -29,7 +29,8 @@ BATCH=${BATCH:-1000}
 ONE_TX=${ONE_TX:-20000}
 PORT=${PORT:-$(nps_free_port)}
 
-nps_build_install
+# PGXS reads PROFILE as extra compiler flags: not ours while building
+PROFILE= nps_build_install
 nps_workdir
 trap 'nps_stop_cluster; [ -n "${NPS_KEEP:-}" ] || rm -rf "$NPS_WORK"' EXIT
 for f in bench/survey_*.sql; do cp "$f" "$NPS_WORK/"; done
