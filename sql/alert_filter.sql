@@ -46,13 +46,28 @@ SELECT to_tsquery('russian', 'happy') AS stem, pg_temp.comment(7, 'Not happy at 
 DELETE FROM nps.alert_lexicon WHERE term = 'happy';
 SELECT pg_temp.comment(8, 'Not happy at all') AS latin_deleted;
 
+-- The pre-filter judges the all-terms query whole on the words present: a
+-- comment holding one side of an AND term ("очередь & (час | долго)") skips
+-- the stemmer, one holding both alarms; a phrase term keeps its order.
+SELECT pg_temp.comment(31, 'Очередь была небольшая') AS one_side,
+       pg_temp.comment(32, 'Очередь на час') AS both_sides;
+INSERT INTO nps.alert_lexicon (term, weight, category) VALUES ('плохая <-> связь', 3, 'network');
+SELECT pg_temp.comment(33, 'Плохая связь в салоне') AS phrase, pg_temp.comment(34, 'Связь плохая') AS phrase_reversed;
+DELETE FROM nps.alert_lexicon WHERE term = 'плохая <-> связь';
+-- The negation patterns run only when a negator is a word of its own; any
+-- whitespace or punctuation delimits it, a word merely starting with one does not.
+SELECT nps.alert_normalize(E'Меня не\tобманули') AS tab, nps.alert_normalize('Хамства нет!') AS punctuation,
+       nps.alert_normalize('Небольшая очередь, нетбук') AS inside_words;
+SELECT pg_temp.comment(35, E'Меня не\tобманули') AS tab_negated, pg_temp.comment(36, 'Небольшой обман') AS not_negated;
+
 -- The alerts raised, beside alert_scan with the lexicon as it is now (the
--- term of sessions 1-4 is still there, the others are gone; 3 rolled back).
+-- term of sessions 1-4 is still there, the others are gone, the phrase of
+-- 33 too; 3 rolled back).
 SELECT j.n, a.body, s.severity AS scan_now, al.severity AS alert
 FROM subject j JOIN nps.answer a ON a.session_id = j.session_id
 LEFT JOIN nps.alert al ON al.session_id = j.session_id
 LEFT JOIN LATERAL nps.alert_scan(a.body) s ON true
-WHERE j.n BETWEEN 1 AND 8 ORDER BY j.n;
+WHERE j.n BETWEEN 1 AND 8 OR j.n BETWEEN 31 AND 36 ORDER BY j.n;
 
 -- Rules are cached too: a rule switched off, one added.
 UPDATE nps.alert_rule SET active = false WHERE reason = 'detractor';

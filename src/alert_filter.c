@@ -33,6 +33,7 @@
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "tsearch/ts_type.h"
+#include "tsearch/ts_utils.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
@@ -65,10 +66,7 @@ typedef struct AlertCache
 	int			nrules;
 	AlertRule  *rules;
 	TSQuery		any_term;		/* NULL: no active term */
-	bool		prefilter;		/* lexemes below decide "no match" */
-	int			nlexemes;
-	char	  **lexemes;		/* operands of any_term, none inside another */
-	int		   *lexeme_len;
+	bool		prefilter;		/* alert_prefilter_pass may say "no" */
 	Oid			russian;		/* text search configuration */
 	Oid			answer_array_type;
 	SPIPlanPtr	raise_plan;		/* SELECT nps.raise_alerts($1) */
@@ -108,7 +106,6 @@ typedef struct NormalizeText
 	text	   *run;
 	text	   *run_to;			/* " не" */
 	text	   *g;
-	text	   *negators[3];	/* не, ни, без */
 } NormalizeText;
 
 static NormalizeText *normalize_text = NULL;
@@ -134,9 +131,6 @@ normalize_constants(void)
 		n->run = server_text(negator_run);
 		n->run_to = server_text(" не");
 		n->g = server_text("g");
-		n->negators[0] = server_text("не");
-		n->negators[1] = server_text("ни");
-		n->negators[2] = server_text("без");
 		MemoryContextSwitchTo(old);
 		normalize_text = n;
 	}
@@ -183,18 +177,61 @@ alert_lower(text *body, Oid collation)
 }
 
 /*
- * Both patterns need "не", "ни" or "без" in the text: without them the
- * regular expressions (most of what the normalisation costs) cannot change it.
+ * Is c (UTF-8, at p) one of the characters the patterns count as part of a
+ * word, [а-яa-z0-9]?  The text is lower case already.
  */
+static inline int
+word_char_len(const unsigned char *p, const unsigned char *end)
+{
+	if ((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9'))
+		return 1;
+	if (p + 1 < end && ((p[0] == 0xD0 && p[1] >= 0xB0 && p[1] <= 0xBF) ||	/* а-п */
+						(p[0] == 0xD1 && p[1] >= 0x80 && p[1] <= 0x8F)))	/* р-я */
+		return 2;
+	return 0;
+}
+
+/*
+ * Both patterns match only where the text holds a negator as a word of its
+ * own: the run one a negator between whitespace, the postposed one "не"
+ * between whitespace or "нет" after whitespace and before a character that
+ * is not [а-яa-z0-9].  Without such a word they cannot change the text, and
+ * most comments have none, while the regular expressions are most of what
+ * the normalisation costs.  A word here is a maximal run of [а-яa-z0-9]
+ * (whitespace is never in it), so every negator the patterns can see is a
+ * word found below.  In another encoding than UTF-8 the patterns always run.
+ */
+static const char *const negator_words[] = {
+	"не", "ни", "нет", "без", "никто", "никого", "никому", "никем", "никак", "никогда",
+	"никакого", "никакой", "никаких", "никакие", "никакое", "никакую", "ничего", "ничем", "нисколько"
+};
+
 static bool
 may_hold_negation(text *t)
 {
-	NormalizeText *n = normalize_constants();
+	const unsigned char *p = (const unsigned char *) VARDATA_ANY(t);
+	const unsigned char *end = p + VARSIZE_ANY_EXHDR(t);
 
-	for (int i = 0; i < lengthof(n->negators); i++)
-		if (memmem(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t),
-				   VARDATA_ANY(n->negators[i]), VARSIZE_ANY_EXHDR(n->negators[i])) != NULL)
-			return true;
+	if (GetDatabaseEncoding() != PG_UTF8)
+		return true;
+	while (p < end)
+	{
+		const unsigned char *start = p;
+		int			n;
+
+		while (p < end && (n = word_char_len(p, end)) > 0)
+			p += n;
+		if (p > start)
+		{
+			if (p - start >= 4)	/* a negator has two letters at least */
+				for (int i = 0; i < lengthof(negator_words); i++)
+					if (strlen(negator_words[i]) == (size_t) (p - start) &&
+						memcmp(start, negator_words[i], p - start) == 0)
+						return true;
+		}
+		else
+			p++;
+	}
 	return false;
 }
 
@@ -232,74 +269,67 @@ alert_cache_callback(Datum arg, Oid relid)
 }
 
 /*
- * A comment whose normalised text contains no operand of the all-terms query
- * as a substring cannot match it, so the stemmer need not run.  Why: the
- * Russian Snowball stemmer only removes endings, so a lexeme of
- * to_tsvector('russian') is a prefix of a word of its input; an operand
- * matches a lexeme only when equal to it or (":*") a prefix of it, hence only
- * when it occurs in the text.  With every operand false the query is as false
- * as against an empty tsvector; a query true even then ("!x") turns the
- * pre-filter off, and so does an operand with an ASCII letter (the English
- * stemmer, which the configuration uses for Latin words, rewrites endings).
- * Operands containing another operand are dropped: the shorter one decides.
+ * The all-terms query evaluated on the normalised text alone, before the
+ * stemmer: an operand absent from the text as a substring is certainly
+ * false, one present is "maybe", and AND, OR, NOT and phrases combine these
+ * (TS_execute_ternary); a certain "no" means the comment cannot match.  Why
+ * an absent operand is false: the Russian Snowball stemmer only removes
+ * endings, so a lexeme of to_tsvector('russian') is a prefix of a word of its
+ * input; an operand matches a lexeme only when equal to it or (":*") a prefix
+ * of it, hence only when it occurs in the text.  A query is judged whole, so
+ * a calm comment sharing one word with an AND term ("долго" of "очередь &
+ * долго") skips the stemmer too.  An operand with an ASCII letter turns the
+ * pre-filter off: the English stemmer, which the configuration uses for
+ * Latin words, rewrites endings ("happy" -> "happi").
  */
 static void
 alert_prefilter_prepare(TSQuery query)
 {
 	QueryItem  *item = GETQUERY(query);
 	char	   *operands = GETOPERAND(query);
-	int			n = 0;
 
-	cache.prefilter = !DatumGetBool(DirectFunctionCall2(ts_match_vq,
-														DirectFunctionCall1(tsvectorin, CStringGetDatum("")),
-														PointerGetDatum(query)));
-	cache.lexemes = palloc(sizeof(char *) * query->size);
-	cache.lexeme_len = palloc(sizeof(int) * query->size);
-	for (int i = 0; i < query->size && cache.prefilter; i++)
+	cache.prefilter = true;
+	for (int i = 0; i < query->size; i++)
 	{
-		char	   *op;
-		int			len;
-		bool		redundant = false;
+		char	   *op = operands + item[i].qoperand.distance;
 
 		if (item[i].type != QI_VAL)
 			continue;
-		op = operands + item[i].qoperand.distance;
-		len = item[i].qoperand.length;
-		for (int k = 0; k < len; k++)
+		for (int k = 0; k < item[i].qoperand.length; k++)
 			if ((op[k] >= 'a' && op[k] <= 'z') || (op[k] >= 'A' && op[k] <= 'Z'))
 				cache.prefilter = false;
-		for (int j = 0; j < n && !redundant; j++)
-			redundant = memmem(op, len, cache.lexemes[j], cache.lexeme_len[j]) != NULL;
-		if (redundant)
-			continue;
-		/* drop those this one is inside */
-		for (int j = 0; j < n; j++)
-			if (memmem(cache.lexemes[j], cache.lexeme_len[j], op, len) != NULL)
-			{
-				cache.lexemes[j] = cache.lexemes[n - 1];
-				cache.lexeme_len[j] = cache.lexeme_len[n - 1];
-				n--, j--;
-			}
-		cache.lexemes[n] = op;
-		cache.lexeme_len[n] = len;
-		n++;
 	}
-	cache.nlexemes = n;
+}
+
+typedef struct PrefilterText
+{
+	const char *text;
+	size_t		len;
+	const char *operands;		/* of cache.any_term */
+} PrefilterText;
+
+static TSTernaryValue
+operand_in_text(void *arg, QueryOperand *val, ExecPhraseData *data)
+{
+	PrefilterText *t = (PrefilterText *) arg;
+
+	return memmem(t->text, t->len, t->operands + val->distance, val->length) != NULL ? TS_MAYBE : TS_NO;
 }
 
 /* False: the comment cannot match the all-terms query. */
 static bool
 alert_prefilter_pass(text *normalized)
 {
-	const char *s = VARDATA_ANY(normalized);
-	size_t		len = VARSIZE_ANY_EXHDR(normalized);
+	PrefilterText t;
 
 	if (!cache.prefilter)
 		return true;
-	for (int i = 0; i < cache.nlexemes; i++)
-		if (memmem(s, len, cache.lexemes[i], cache.lexeme_len[i]) != NULL)
-			return true;
-	return false;
+	if (cache.any_term->size == 0)
+		return false;
+	t.text = VARDATA_ANY(normalized);
+	t.len = VARSIZE_ANY_EXHDR(normalized);
+	t.operands = GETOPERAND(cache.any_term);
+	return TS_execute_ternary(GETQUERY(cache.any_term), &t, TS_EXEC_PHRASE_NO_POS, operand_in_text) != TS_NO;
 }
 
 /*
