@@ -59,6 +59,10 @@ DELETE FROM nps.alert_lexicon WHERE term = 'плохая <-> связь';
 SELECT nps.alert_normalize(E'Меня не\tобманули') AS tab, nps.alert_normalize('Хамства нет!') AS punctuation,
        nps.alert_normalize('Небольшая очередь, нетбук') AS inside_words;
 SELECT pg_temp.comment(35, E'Меня не\tобманули') AS tab_negated, pg_temp.comment(36, 'Небольшой обман') AS not_negated;
+-- A term counts only at the start of a word ("необманули" holds no "обман"),
+-- and a word starts after anything but a letter а-я: a digit, a dot, a hyphen.
+SELECT pg_temp.comment(37, 'Тариф 1.5обман') AS after_digit, pg_temp.comment(38, 'Сим-обманули') AS after_hyphen,
+       pg_temp.comment(39, 'Сайт www.обман.ru') AS after_dot, pg_temp.comment(40, 'Самообман') AS inside_word;
 
 -- The alerts raised, beside alert_scan with the lexicon as it is now (the
 -- term of sessions 1-4 is still there, the others are gone, the phrase of
@@ -67,7 +71,7 @@ SELECT j.n, a.body, s.severity AS scan_now, al.severity AS alert
 FROM subject j JOIN nps.answer a ON a.session_id = j.session_id
 LEFT JOIN nps.alert al ON al.session_id = j.session_id
 LEFT JOIN LATERAL nps.alert_scan(a.body) s ON true
-WHERE j.n BETWEEN 1 AND 8 OR j.n BETWEEN 31 AND 36 ORDER BY j.n;
+WHERE j.n BETWEEN 1 AND 8 OR j.n BETWEEN 31 AND 40 ORDER BY j.n;
 
 -- Rules are cached too: a rule switched off, one added.
 UPDATE nps.alert_rule SET active = false WHERE reason = 'detractor';

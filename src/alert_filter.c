@@ -270,14 +270,18 @@ alert_cache_callback(Datum arg, Oid relid)
 
 /*
  * The all-terms query evaluated on the normalised text alone, before the
- * stemmer: an operand absent from the text as a substring is certainly
- * false, one present is "maybe", and AND, OR, NOT and phrases combine these
- * (TS_execute_ternary); a certain "no" means the comment cannot match.  Why
- * an absent operand is false: the Russian Snowball stemmer only removes
- * endings, so a lexeme of to_tsvector('russian') is a prefix of a word of its
- * input; an operand matches a lexeme only when equal to it or (":*") a prefix
- * of it, hence only when it occurs in the text.  A query is judged whole, so
- * a calm comment sharing one word with an AND term ("долго" of "очередь &
+ * stemmer: an operand that cannot be the start of a word of the text is
+ * certainly false, any other is "maybe", and AND, OR, NOT and phrases combine
+ * these (TS_execute_ternary); a certain "no" means the comment cannot match.
+ * Why: the Russian Snowball stemmer only removes endings, so a lexeme of
+ * to_tsvector('russian') is a prefix of a token of its input, and an operand
+ * matches a lexeme only when equal to it or (":*") a prefix of it, hence only
+ * where it occurs in the text at the start of a token.  The parser never
+ * starts a token right after a letter а-я (a run of letters is one word,
+ * "abcобман" included; digits, punctuation and "-" do end one: "1.5обман"
+ * has the word "обман"), so an occurrence after а-я does not count:
+ * "необманули" holds no "обман" the query can see.  A query is judged whole,
+ * so a calm comment holding one side of an AND term ("долго" of "очередь &
  * долго") skips the stemmer too.  An operand with an ASCII letter turns the
  * pre-filter off: the English stemmer, which the configuration uses for
  * Latin words, rewrites endings ("happy" -> "happi").
@@ -301,19 +305,47 @@ alert_prefilter_prepare(TSQuery query)
 	}
 }
 
+/* The index 0-31 of the letter а-я at p (UTF-8), or -1. */
+static inline int
+cyrillic_letter(const unsigned char *p, const unsigned char *end)
+{
+	if (p + 1 < end && p[0] == 0xD0 && p[1] >= 0xB0 && p[1] <= 0xBF)
+		return p[1] - 0xB0;
+	if (p + 1 < end && p[0] == 0xD1 && p[1] >= 0x80 && p[1] <= 0x8F)
+		return 16 + p[1] - 0x80;
+	return -1;
+}
+
 typedef struct PrefilterText
 {
-	const char *text;
+	const unsigned char *text;
 	size_t		len;
 	const char *operands;		/* of cache.any_term */
+	bool		utf8;
+	uint32		word_initials;	/* bit i: a word starts with letter i of а-я */
 } PrefilterText;
 
 static TSTernaryValue
 operand_in_text(void *arg, QueryOperand *val, ExecPhraseData *data)
 {
 	PrefilterText *t = (PrefilterText *) arg;
+	const unsigned char *op = (const unsigned char *) t->operands + val->distance;
+	const unsigned char *end = t->text + t->len;
+	const unsigned char *hit = t->text;
+	int			initial;
 
-	return memmem(t->text, t->len, t->operands + val->distance, val->length) != NULL ? TS_MAYBE : TS_NO;
+	if (!t->utf8)
+		return memmem(t->text, t->len, op, val->length) != NULL ? TS_MAYBE : TS_NO;
+	initial = cyrillic_letter(op, op + val->length);
+	if (initial >= 0 && (t->word_initials & (1u << initial)) == 0)
+		return TS_NO;
+	while ((hit = memmem(hit, end - hit, op, val->length)) != NULL)
+	{
+		if (hit - t->text < 2 || cyrillic_letter(hit - 2, hit) < 0)
+			return TS_MAYBE;
+		hit++;
+	}
+	return TS_NO;
 }
 
 /* False: the comment cannot match the all-terms query. */
@@ -326,9 +358,25 @@ alert_prefilter_pass(text *normalized)
 		return true;
 	if (cache.any_term->size == 0)
 		return false;
-	t.text = VARDATA_ANY(normalized);
+	t.text = (const unsigned char *) VARDATA_ANY(normalized);
 	t.len = VARSIZE_ANY_EXHDR(normalized);
 	t.operands = GETOPERAND(cache.any_term);
+	t.utf8 = GetDatabaseEncoding() == PG_UTF8;
+	t.word_initials = 0;
+	if (t.utf8)
+	{
+		bool		in_word = false;
+
+		for (const unsigned char *p = t.text; p < t.text + t.len;)
+		{
+			int			letter = cyrillic_letter(p, t.text + t.len);
+
+			if (letter >= 0 && !in_word)
+				t.word_initials |= 1u << letter;
+			in_word = letter >= 0;
+			p += letter >= 0 ? 2 : 1;
+		}
+	}
 	return TS_execute_ternary(GETQUERY(cache.any_term), &t, TS_EXEC_PHRASE_NO_POS, operand_in_text) != TS_NO;
 }
 
