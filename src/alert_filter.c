@@ -192,28 +192,34 @@ word_char_len(const unsigned char *p, const unsigned char *end)
 }
 
 /*
- * Both patterns match only where the text holds a negator as a word of its
- * own: the run one a negator between whitespace, the postposed one "не"
- * between whitespace or "нет" after whitespace and before a character that
- * is not [а-яa-z0-9].  Without such a word they cannot change the text, and
- * most comments have none, while the regular expressions are most of what
- * the normalisation costs.  A word here is a maximal run of [а-яa-z0-9]
+ * Which of the two patterns can change the text?  Each matches only where
+ * the text holds a negator as a word of its own: the run pattern a negator
+ * with whitespace after it; the postposed one "нет", or "не" followed by
+ * "было" or "замет…"/"замеч…".  A word here is a maximal run of [а-яa-z0-9]
  * (whitespace is never in it), so every negator the patterns can see is a
- * word found below.  In another encoding than UTF-8 the patterns always run.
+ * word found below, and a word followed by anything is followed by a
+ * character outside [а-яa-z0-9], a superset of whitespace.  The postposed
+ * rewriting glues "не" to the word before it and so never makes a negator
+ * word the run pattern could see that was not there before.  Most comments
+ * hold none, and the regular expressions are most of what the normalisation
+ * costs.  In another encoding than UTF-8 both patterns always run.
  */
 static const char *const negator_words[] = {
 	"не", "ни", "нет", "без", "никто", "никого", "никому", "никем", "никак", "никогда",
 	"никакого", "никакой", "никаких", "никакие", "никакое", "никакую", "ничего", "ничем", "нисколько"
 };
 
-static bool
-may_hold_negation(text *t)
+static void
+negation_patterns_needed(text *t, bool *run, bool *postposed)
 {
-	const unsigned char *p = (const unsigned char *) VARDATA_ANY(t);
-	const unsigned char *end = p + VARSIZE_ANY_EXHDR(t);
+	const unsigned char *text = (const unsigned char *) VARDATA_ANY(t);
+	const unsigned char *end = text + VARSIZE_ANY_EXHDR(t);
+	const unsigned char *p = text;
+	bool		ne = false;
 
-	if (GetDatabaseEncoding() != PG_UTF8)
-		return true;
+	*run = *postposed = GetDatabaseEncoding() != PG_UTF8;
+	if (*run)
+		return;
 	while (p < end)
 	{
 		const unsigned char *start = p;
@@ -221,18 +227,29 @@ may_hold_negation(text *t)
 
 		while (p < end && (n = word_char_len(p, end)) > 0)
 			p += n;
-		if (p > start)
+		if (p == start)
 		{
-			if (p - start >= 4)	/* a negator has two letters at least */
-				for (int i = 0; i < lengthof(negator_words); i++)
-					if (strlen(negator_words[i]) == (size_t) (p - start) &&
-						memcmp(start, negator_words[i], p - start) == 0)
-						return true;
-		}
-		else
 			p++;
+			continue;
+		}
+		if (p - start < 4)		/* a negator has two letters at least */
+			continue;
+		for (int i = 0; i < lengthof(negator_words); i++)
+			if (strlen(negator_words[i]) == (size_t) (p - start) &&
+				memcmp(start, negator_words[i], p - start) == 0)
+			{
+				if (p < end)
+					*run = true;
+				if (strcmp(negator_words[i], "не") == 0)
+					ne = true;
+				else if (strcmp(negator_words[i], "нет") == 0)
+					*postposed = true;
+				break;
+			}
 	}
-	return false;
+	if (ne && !*postposed)
+		*postposed = memmem(text, end - text, "было", strlen("было")) != NULL ||
+			memmem(text, end - text, "заме", strlen("заме")) != NULL;
 }
 
 static text *
@@ -240,14 +257,15 @@ alert_normalize(text *body, Oid collation)
 {
 	NormalizeText *n = normalize_constants();
 	Datum		s = PointerGetDatum(alert_lower(body, collation));
+	bool		run, postposed;
 
-	if (may_hold_negation(DatumGetTextPP(s)))
-	{
+	negation_patterns_needed(DatumGetTextPP(s), &run, &postposed);
+	if (postposed)
 		s = DirectFunctionCall4Coll(textregexreplace, collation, s, PointerGetDatum(n->postposed),
 									PointerGetDatum(n->postposed_to), PointerGetDatum(n->g));
+	if (run)
 		s = DirectFunctionCall4Coll(textregexreplace, collation, s, PointerGetDatum(n->run),
 									PointerGetDatum(n->run_to), PointerGetDatum(n->g));
-	}
 	return DatumGetTextPP(DirectFunctionCall1(btrim1, s));
 }
 
