@@ -7,7 +7,7 @@ DROP EXTENSION IF EXISTS nps CASCADE;
 CREATE EXTENSION nps CASCADE;
 RESET client_min_messages;
 SELECT nps.generate_network(1, 2, 2, 4);
-SELECT nps.generate_visits(40, '2026-09-01 10:00+03', '2026-09-02 10:00+03', 7);
+SELECT nps.generate_visits(42, '2026-09-01 10:00+03', '2026-09-02 10:00+03', 7);
 CREATE TEMP TABLE subject AS
 SELECT row_number() OVER (ORDER BY s.id)::integer AS n, s.id AS session_id FROM nps.session s;
 -- Answers question 2 of session n with a comment; returns the alert's severity.
@@ -81,6 +81,9 @@ SELECT pg_temp.comment(35, E'Меня не\tобманули') AS tab_negated, p
 -- and a word starts after anything but a letter а-я: a digit, a dot, a hyphen.
 SELECT pg_temp.comment(37, 'Тариф 1.5обман') AS after_digit, pg_temp.comment(38, 'Сим-обманули') AS after_hyphen,
        pg_temp.comment(39, 'Сайт www.обман.ru') AS after_dot, pg_temp.comment(40, 'Самообман') AS inside_word;
+-- Past 64 words the pre-filter stops listing word starts and searches the text.
+SELECT pg_temp.comment(41, repeat('очень ', 70) || 'обманули') AS long_alarming,
+       pg_temp.comment(42, repeat('очень ', 70) || 'необманули') AS long_calm;
 
 -- The alerts raised, beside alert_scan with the lexicon as it is now (the
 -- term of sessions 1-4 is still there, the others are gone, the phrase of

@@ -290,7 +290,8 @@ alert_cache_callback(Datum arg, Oid relid)
  * The all-terms query evaluated on the normalised text alone, before the
  * stemmer: an operand that cannot be the start of a word of the text is
  * certainly false, any other is "maybe", and AND, OR, NOT and phrases combine
- * these (TS_execute_ternary); a certain "no" means the comment cannot match.
+ * these (as TS_execute_ternary would); a certain "no" means the comment cannot
+ * match.
  * Why: the Russian Snowball stemmer only removes endings, so a lexeme of
  * to_tsvector('russian') is a prefix of a token of its input, and an operand
  * matches a lexeme only when equal to it or (":*") a prefix of it, hence only
@@ -334,6 +335,8 @@ cyrillic_letter(const unsigned char *p, const unsigned char *end)
 	return -1;
 }
 
+#define PREFILTER_MAX_WORDS 64
+
 typedef struct PrefilterText
 {
 	const unsigned char *text;
@@ -341,12 +344,14 @@ typedef struct PrefilterText
 	const char *operands;		/* of cache.any_term */
 	bool		utf8;
 	uint32		word_initials;	/* bit i: a word starts with letter i of а-я */
+	int			nwords;			/* words starting with а-я; -1: too many to list */
+	int			word_start[PREFILTER_MAX_WORDS];	/* their offsets */
 } PrefilterText;
 
+/* "No" when the operand occurs nowhere at the start of a word, else "maybe". */
 static TSTernaryValue
-operand_in_text(void *arg, QueryOperand *val, ExecPhraseData *data)
+operand_in_text(PrefilterText *t, QueryOperand *val)
 {
-	PrefilterText *t = (PrefilterText *) arg;
 	const unsigned char *op = (const unsigned char *) t->operands + val->distance;
 	const unsigned char *end = t->text + t->len;
 	const unsigned char *hit = t->text;
@@ -357,6 +362,14 @@ operand_in_text(void *arg, QueryOperand *val, ExecPhraseData *data)
 	initial = cyrillic_letter(op, op + val->length);
 	if (initial >= 0 && (t->word_initials & (1u << initial)) == 0)
 		return TS_NO;
+	if (initial >= 0 && t->nwords >= 0)
+	{
+		for (int i = 0; i < t->nwords; i++)
+			if (t->word_start[i] + val->length <= t->len &&
+				memcmp(t->text + t->word_start[i], op, val->length) == 0)
+				return TS_MAYBE;
+		return TS_NO;
+	}
 	while ((hit = memmem(hit, end - hit, op, val->length)) != NULL)
 	{
 		if (hit - t->text < 2 || cyrillic_letter(hit - 2, hit) < 0)
@@ -364,6 +377,41 @@ operand_in_text(void *arg, QueryOperand *val, ExecPhraseData *data)
 		hit++;
 	}
 	return TS_NO;
+}
+
+/*
+ * The query on those answers, in the three-valued logic of
+ * TS_execute_ternary: NOT turns a certain "no" into a certain "yes"; a
+ * phrase needs both sides as AND does, and positions, which are not known
+ * here, so it is never more than "maybe".
+ */
+static TSTernaryValue
+prefilter_eval(QueryItem *item, PrefilterText *t)
+{
+	TSTernaryValue l, r;
+
+	check_stack_depth();
+	if (item->type == QI_VAL)
+		return operand_in_text(t, &item->qoperand);
+	switch (item->qoperator.oper)
+	{
+		case OP_NOT:
+			l = prefilter_eval(item + 1, t);
+			return l == TS_NO ? TS_YES : l == TS_YES ? TS_NO : TS_MAYBE;
+		case OP_AND:
+		case OP_PHRASE:
+			if ((l = prefilter_eval(item + item->qoperator.left, t)) == TS_NO ||
+				(r = prefilter_eval(item + 1, t)) == TS_NO)
+				return TS_NO;
+			return l == TS_YES && r == TS_YES && item->qoperator.oper == OP_AND ? TS_YES : TS_MAYBE;
+		case OP_OR:
+			if ((l = prefilter_eval(item + item->qoperator.left, t)) == TS_YES ||
+				(r = prefilter_eval(item + 1, t)) == TS_YES)
+				return TS_YES;
+			return l == TS_NO && r == TS_NO ? TS_NO : TS_MAYBE;
+	}
+	elog(ERROR, "unrecognized tsquery operator: %d", item->qoperator.oper);
+	return TS_MAYBE;
 }
 
 /* False: the comment cannot match the all-terms query. */
@@ -381,6 +429,7 @@ alert_prefilter_pass(text *normalized)
 	t.operands = GETOPERAND(cache.any_term);
 	t.utf8 = GetDatabaseEncoding() == PG_UTF8;
 	t.word_initials = 0;
+	t.nwords = 0;
 	if (t.utf8)
 	{
 		bool		in_word = false;
@@ -390,12 +439,18 @@ alert_prefilter_pass(text *normalized)
 			int			letter = cyrillic_letter(p, t.text + t.len);
 
 			if (letter >= 0 && !in_word)
+			{
 				t.word_initials |= 1u << letter;
+				if (t.nwords >= 0 && t.nwords < PREFILTER_MAX_WORDS)
+					t.word_start[t.nwords++] = p - t.text;
+				else
+					t.nwords = -1;
+			}
 			in_word = letter >= 0;
 			p += letter >= 0 ? 2 : 1;
 		}
 	}
-	return TS_execute_ternary(GETQUERY(cache.any_term), &t, TS_EXEC_PHRASE_NO_POS, operand_in_text) != TS_NO;
+	return prefilter_eval(GETQUERY(cache.any_term), &t) != TS_NO;
 }
 
 /*
