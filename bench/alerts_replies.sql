@@ -52,12 +52,15 @@ BEGIN
     EXECUTE format('ALTER TABLE nps.answer %s TRIGGER answer_alerts_update', CASE WHEN p_alerts THEN 'ENABLE' ELSE 'DISABLE' END);
 END $$;
 
--- One run: the replies of reply_stream, batched then one per transaction.
+-- One run: the replies of reply_stream, batched then one per transaction;
+-- the clock and the CPU are read before the counts (counting is not ingest).
 CREATE PROCEDURE bench_reply_run(p_round integer, p_alerts boolean, p_batch integer)
 LANGUAGE plpgsql AS $$
 DECLARE
     t0 timestamptz;
     c0 float8;
+    seconds float8;
+    cpu float8;
     n integer;
     r record;
 BEGIN
@@ -71,10 +74,12 @@ BEGIN
         WHERE id > b * p_batch AND id <= least((b + 1) * p_batch, n) ORDER BY id;
         COMMIT;
     END LOOP;
+    seconds := extract(epoch FROM clock_timestamp() - t0);
+    cpu := bench_cpu() - c0;
     INSERT INTO bench_reply_result VALUES (p_round, 'reply batch', p_alerts, n,
         (SELECT count(*) FROM nps.answer WHERE session_id IN (SELECT session_id FROM reply_stream WHERE NOT single)),
         (SELECT count(*) FROM nps.alert WHERE session_id IN (SELECT session_id FROM reply_stream WHERE NOT single)),
-        extract(epoch FROM clock_timestamp() - t0), bench_cpu() - c0);
+        seconds, cpu);
     COMMIT;
 
     SELECT count(*) INTO n FROM reply_stream WHERE single;
@@ -84,10 +89,12 @@ BEGIN
         PERFORM nps.receive(r.msisdn, r.short_code, r.body);
         COMMIT;
     END LOOP;
+    seconds := extract(epoch FROM clock_timestamp() - t0);
+    cpu := bench_cpu() - c0;
     INSERT INTO bench_reply_result VALUES (p_round, 'reply single', p_alerts, n,
         (SELECT count(*) FROM nps.answer WHERE session_id IN (SELECT session_id FROM reply_stream WHERE single)),
         (SELECT count(*) FROM nps.alert WHERE session_id IN (SELECT session_id FROM reply_stream WHERE single)),
-        extract(epoch FROM clock_timestamp() - t0), bench_cpu() - c0);
+        seconds, cpu);
     COMMIT;
 END $$;
 
