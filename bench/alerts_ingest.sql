@@ -78,6 +78,7 @@ DECLARE
     r record;
     per_session integer := 6;
     first_single bigint := p_answers / per_session + 1;
+    first_session bigint := (SELECT min(session_id) FROM bench_answer WHERE seq = first_single);
 BEGIN
     TRUNCATE nps.answer, nps.alert, nps.alert_event;
     EXECUTE format('ALTER TABLE nps.answer %s TRIGGER answer_alerts_insert', CASE WHEN p_alerts THEN 'ENABLE' ELSE 'DISABLE' END);
@@ -110,11 +111,10 @@ BEGIN
     END LOOP;
     seconds := extract(epoch FROM clock_timestamp() - t0);
     cpu := bench_cpu() - c0;
+    -- bench_answer numbers sessions in the order of their ids
     INSERT INTO bench_result VALUES (p_round, 'single', p_alerts,
-        (SELECT count(*) FROM nps.answer WHERE session_id IN (SELECT session_id FROM bench_answer WHERE seq >= first_single)),
-        seconds,
-        (SELECT count(*) FROM nps.alert a WHERE a.session_id IN (SELECT session_id FROM bench_answer WHERE seq >= first_single)),
-        cpu);
+        (SELECT count(*) FROM nps.answer WHERE session_id >= first_session), seconds,
+        (SELECT count(*) FROM nps.alert a WHERE a.session_id >= first_session), cpu);
     COMMIT;
 END $$;
 
