@@ -7,7 +7,7 @@ DROP EXTENSION IF EXISTS nps CASCADE;
 CREATE EXTENSION nps CASCADE;
 RESET client_min_messages;
 SELECT nps.generate_network(1, 2, 2, 4);
-SELECT nps.generate_visits(40, '2026-09-01 10:00+03', '2026-09-02 10:00+03', 7);
+SELECT nps.generate_visits(42, '2026-09-01 10:00+03', '2026-09-02 10:00+03', 7);
 CREATE TEMP TABLE subject AS
 SELECT row_number() OVER (ORDER BY s.id)::integer AS n, s.id AS session_id FROM nps.session s;
 -- Answers question 2 of session n with a comment; returns the alert's severity.
@@ -22,6 +22,24 @@ END $$;
 -- The normalisation in C: lower case (Cyrillic spelled out), ё as е, negations glued.
 SELECT nps.alert_normalize('ВСЁ ХОРОШО, Ёлки'), nps.alert_normalize('Обмана НЕ БЫЛО'),
        nps.alert_normalize('никто не хамил'), nps.alert_normalize('  Без  спроса  ');
+
+-- The C function skips each negation pattern when the text holds no word it
+-- could match; the result must stay that of the SQL definition of 0.2.0,
+-- which always ran both.  Texts with and without negators, negators inside
+-- words, before punctuation, at the end, after other whitespace.
+CREATE FUNCTION pg_temp.normalize_sql(body text) RETURNS text LANGUAGE sql AS $$
+    SELECT btrim(regexp_replace(regexp_replace(
+        ' ' || translate(lower(body), 'АБВГДЕЁЖЗИЙКЛМНОПРСТУФХЦЧШЩЪЫЬЭЮЯё', 'абвгдеежзийклмнопрстуфхцчшщъыьэюяе'),
+        '([а-яa-z0-9]+)\s+(не\s+было|не\s+заметил[а-я]*|не\s+замечено|нет)(?![а-яa-z0-9])', 'не\1', 'g'),
+        '\s(?:(?:не|ни|нет|без|ник(?:то|ого|ому|ем|ак|огда|акого|акой|аких|акие|акое|акую)|нич(?:его|ем)|нисколько)\s+)+',
+        ' не', 'g'))
+$$;
+SELECT count(*) AS texts, count(*) FILTER (WHERE nps.alert_normalize(t) IS DISTINCT FROM pg_temp.normalize_sql(t)) AS differ
+FROM unnest(ARRAY['Меня не обманули, всё честно', 'Никто не хамил', 'Обмана НЕ БЫЛО', 'Грубости не заметил, всё хорошо',
+    'Обмана не замечено', 'Хамства нет!', 'хамства нет', 'Нет, не обманули', 'не', 'нет', ' не ', 'Не было обмана',
+    'Небольшая очередь, нетбук', 'Ни-ни, без спроса', 'без', 'Без  спроса', E'не\tобманули', E'не\nбыло', 'было не',
+    'Никогда не вернут деньги', 'ничего не объяснили', 'Замечательно, не заметила', 'не, обманули', 'нисколько не жалею',
+    'Очередь была небольшая', 'Всё отлично', 'НЕТ', 'обмана нет5', 'обмана нетто', 'ёлки не ёлки', '']) t;
 
 -- Edits in this session work at the next statement: a new term ...
 SELECT pg_temp.comment(1, 'Сим-карту заблокировали без причины') AS before_term;
@@ -46,13 +64,35 @@ SELECT to_tsquery('russian', 'happy') AS stem, pg_temp.comment(7, 'Not happy at 
 DELETE FROM nps.alert_lexicon WHERE term = 'happy';
 SELECT pg_temp.comment(8, 'Not happy at all') AS latin_deleted;
 
+-- The pre-filter judges the all-terms query whole on the words present: a
+-- comment holding one side of an AND term ("очередь & (час | долго)") skips
+-- the stemmer, one holding both alarms; a phrase term keeps its order.
+SELECT pg_temp.comment(31, 'Очередь была небольшая') AS one_side,
+       pg_temp.comment(32, 'Очередь на час') AS both_sides;
+INSERT INTO nps.alert_lexicon (term, weight, category) VALUES ('плохая <-> связь', 3, 'network');
+SELECT pg_temp.comment(33, 'Плохая связь в салоне') AS phrase, pg_temp.comment(34, 'Связь плохая') AS phrase_reversed;
+DELETE FROM nps.alert_lexicon WHERE term = 'плохая <-> связь';
+-- The negation patterns run only when a negator is a word of its own; any
+-- whitespace or punctuation delimits it, a word merely starting with one does not.
+SELECT nps.alert_normalize(E'Меня не\tобманули') AS tab, nps.alert_normalize('Хамства нет!') AS punctuation,
+       nps.alert_normalize('Небольшая очередь, нетбук') AS inside_words;
+SELECT pg_temp.comment(35, E'Меня не\tобманули') AS tab_negated, pg_temp.comment(36, 'Небольшой обман') AS not_negated;
+-- A term counts only at the start of a word ("необманули" holds no "обман"),
+-- and a word starts after anything but a letter а-я: a digit, a dot, a hyphen.
+SELECT pg_temp.comment(37, 'Тариф 1.5обман') AS after_digit, pg_temp.comment(38, 'Сим-обманули') AS after_hyphen,
+       pg_temp.comment(39, 'Сайт www.обман.ru') AS after_dot, pg_temp.comment(40, 'Самообман') AS inside_word;
+-- Past 64 words the pre-filter stops listing word starts and searches the text.
+SELECT pg_temp.comment(41, repeat('очень ', 70) || 'обманули') AS long_alarming,
+       pg_temp.comment(42, repeat('очень ', 70) || 'необманули') AS long_calm;
+
 -- The alerts raised, beside alert_scan with the lexicon as it is now (the
--- term of sessions 1-4 is still there, the others are gone; 3 rolled back).
+-- term of sessions 1-4 is still there, the others are gone, the phrase of
+-- 33 too; 3 rolled back).
 SELECT j.n, a.body, s.severity AS scan_now, al.severity AS alert
 FROM subject j JOIN nps.answer a ON a.session_id = j.session_id
 LEFT JOIN nps.alert al ON al.session_id = j.session_id
 LEFT JOIN LATERAL nps.alert_scan(a.body) s ON true
-WHERE j.n BETWEEN 1 AND 8 ORDER BY j.n;
+WHERE j.n BETWEEN 1 AND 8 OR j.n BETWEEN 31 AND 40 ORDER BY j.n;
 
 -- Rules are cached too: a rule switched off, one added.
 UPDATE nps.alert_rule SET active = false WHERE reason = 'detractor';

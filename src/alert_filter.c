@@ -33,6 +33,7 @@
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "tsearch/ts_type.h"
+#include "tsearch/ts_utils.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
@@ -65,10 +66,7 @@ typedef struct AlertCache
 	int			nrules;
 	AlertRule  *rules;
 	TSQuery		any_term;		/* NULL: no active term */
-	bool		prefilter;		/* lexemes below decide "no match" */
-	int			nlexemes;
-	char	  **lexemes;		/* operands of any_term, none inside another */
-	int		   *lexeme_len;
+	bool		prefilter;		/* alert_prefilter_pass may say "no" */
 	Oid			russian;		/* text search configuration */
 	Oid			answer_array_type;
 	SPIPlanPtr	raise_plan;		/* SELECT nps.raise_alerts($1) */
@@ -108,7 +106,6 @@ typedef struct NormalizeText
 	text	   *run;
 	text	   *run_to;			/* " не" */
 	text	   *g;
-	text	   *negators[3];	/* не, ни, без */
 } NormalizeText;
 
 static NormalizeText *normalize_text = NULL;
@@ -134,9 +131,6 @@ normalize_constants(void)
 		n->run = server_text(negator_run);
 		n->run_to = server_text(" не");
 		n->g = server_text("g");
-		n->negators[0] = server_text("не");
-		n->negators[1] = server_text("ни");
-		n->negators[2] = server_text("без");
 		MemoryContextSwitchTo(old);
 		normalize_text = n;
 	}
@@ -183,19 +177,79 @@ alert_lower(text *body, Oid collation)
 }
 
 /*
- * Both patterns need "не", "ни" or "без" in the text: without them the
- * regular expressions (most of what the normalisation costs) cannot change it.
+ * Is c (UTF-8, at p) one of the characters the patterns count as part of a
+ * word, [а-яa-z0-9]?  The text is lower case already.
  */
-static bool
-may_hold_negation(text *t)
+static inline int
+word_char_len(const unsigned char *p, const unsigned char *end)
 {
-	NormalizeText *n = normalize_constants();
+	if ((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9'))
+		return 1;
+	if (p + 1 < end && ((p[0] == 0xD0 && p[1] >= 0xB0 && p[1] <= 0xBF) ||	/* а-п */
+						(p[0] == 0xD1 && p[1] >= 0x80 && p[1] <= 0x8F)))	/* р-я */
+		return 2;
+	return 0;
+}
 
-	for (int i = 0; i < lengthof(n->negators); i++)
-		if (memmem(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t),
-				   VARDATA_ANY(n->negators[i]), VARSIZE_ANY_EXHDR(n->negators[i])) != NULL)
-			return true;
-	return false;
+/*
+ * Which of the two patterns can change the text?  Each matches only where
+ * the text holds a negator as a word of its own: the run pattern a negator
+ * with whitespace after it; the postposed one "нет", or "не" followed by
+ * "было" or "замет…"/"замеч…".  A word here is a maximal run of [а-яa-z0-9]
+ * (whitespace is never in it), so every negator the patterns can see is a
+ * word found below, and a word followed by anything is followed by a
+ * character outside [а-яa-z0-9], a superset of whitespace.  The postposed
+ * rewriting glues "не" to the word before it and so never makes a negator
+ * word the run pattern could see that was not there before.  Most comments
+ * hold none, and the regular expressions are most of what the normalisation
+ * costs.  In another encoding than UTF-8 both patterns always run.
+ */
+static const char *const negator_words[] = {
+	"не", "ни", "нет", "без", "никто", "никого", "никому", "никем", "никак", "никогда",
+	"никакого", "никакой", "никаких", "никакие", "никакое", "никакую", "ничего", "ничем", "нисколько"
+};
+
+static void
+negation_patterns_needed(text *t, bool *run, bool *postposed)
+{
+	const unsigned char *text = (const unsigned char *) VARDATA_ANY(t);
+	const unsigned char *end = text + VARSIZE_ANY_EXHDR(t);
+	const unsigned char *p = text;
+	bool		ne = false;
+
+	*run = *postposed = GetDatabaseEncoding() != PG_UTF8;
+	if (*run)
+		return;
+	while (p < end)
+	{
+		const unsigned char *start = p;
+		int			n;
+
+		while (p < end && (n = word_char_len(p, end)) > 0)
+			p += n;
+		if (p == start)
+		{
+			p++;
+			continue;
+		}
+		if (p - start < 4)		/* a negator has two letters at least */
+			continue;
+		for (int i = 0; i < lengthof(negator_words); i++)
+			if (strlen(negator_words[i]) == (size_t) (p - start) &&
+				memcmp(start, negator_words[i], p - start) == 0)
+			{
+				if (p < end)
+					*run = true;
+				if (strcmp(negator_words[i], "не") == 0)
+					ne = true;
+				else if (strcmp(negator_words[i], "нет") == 0)
+					*postposed = true;
+				break;
+			}
+	}
+	if (ne && !*postposed)
+		*postposed = memmem(text, end - text, "было", strlen("было")) != NULL ||
+			memmem(text, end - text, "заме", strlen("заме")) != NULL;
 }
 
 static text *
@@ -203,14 +257,15 @@ alert_normalize(text *body, Oid collation)
 {
 	NormalizeText *n = normalize_constants();
 	Datum		s = PointerGetDatum(alert_lower(body, collation));
+	bool		run, postposed;
 
-	if (may_hold_negation(DatumGetTextPP(s)))
-	{
+	negation_patterns_needed(DatumGetTextPP(s), &run, &postposed);
+	if (postposed)
 		s = DirectFunctionCall4Coll(textregexreplace, collation, s, PointerGetDatum(n->postposed),
 									PointerGetDatum(n->postposed_to), PointerGetDatum(n->g));
+	if (run)
 		s = DirectFunctionCall4Coll(textregexreplace, collation, s, PointerGetDatum(n->run),
 									PointerGetDatum(n->run_to), PointerGetDatum(n->g));
-	}
 	return DatumGetTextPP(DirectFunctionCall1(btrim1, s));
 }
 
@@ -232,74 +287,170 @@ alert_cache_callback(Datum arg, Oid relid)
 }
 
 /*
- * A comment whose normalised text contains no operand of the all-terms query
- * as a substring cannot match it, so the stemmer need not run.  Why: the
- * Russian Snowball stemmer only removes endings, so a lexeme of
- * to_tsvector('russian') is a prefix of a word of its input; an operand
+ * The all-terms query evaluated on the normalised text alone, before the
+ * stemmer: an operand that cannot be the start of a word of the text is
+ * certainly false, any other is "maybe", and AND, OR, NOT and phrases combine
+ * these (as TS_execute_ternary would); a certain "no" means the comment cannot
+ * match.
+ * Why: the Russian Snowball stemmer only removes endings, so a lexeme of
+ * to_tsvector('russian') is a prefix of a token of its input, and an operand
  * matches a lexeme only when equal to it or (":*") a prefix of it, hence only
- * when it occurs in the text.  With every operand false the query is as false
- * as against an empty tsvector; a query true even then ("!x") turns the
- * pre-filter off, and so does an operand with an ASCII letter (the English
- * stemmer, which the configuration uses for Latin words, rewrites endings).
- * Operands containing another operand are dropped: the shorter one decides.
+ * where it occurs in the text at the start of a token.  The parser never
+ * starts a token right after a letter а-я (a run of letters is one word,
+ * "abcобман" included; digits, punctuation and "-" do end one: "1.5обман"
+ * has the word "обман"), so an occurrence after а-я does not count:
+ * "необманули" holds no "обман" the query can see.  A query is judged whole,
+ * so a calm comment holding one side of an AND term ("долго" of "очередь &
+ * долго") skips the stemmer too.  An operand with an ASCII letter turns the
+ * pre-filter off: the English stemmer, which the configuration uses for
+ * Latin words, rewrites endings ("happy" -> "happi").
  */
 static void
 alert_prefilter_prepare(TSQuery query)
 {
 	QueryItem  *item = GETQUERY(query);
 	char	   *operands = GETOPERAND(query);
-	int			n = 0;
 
-	cache.prefilter = !DatumGetBool(DirectFunctionCall2(ts_match_vq,
-														DirectFunctionCall1(tsvectorin, CStringGetDatum("")),
-														PointerGetDatum(query)));
-	cache.lexemes = palloc(sizeof(char *) * query->size);
-	cache.lexeme_len = palloc(sizeof(int) * query->size);
-	for (int i = 0; i < query->size && cache.prefilter; i++)
+	cache.prefilter = true;
+	for (int i = 0; i < query->size; i++)
 	{
-		char	   *op;
-		int			len;
-		bool		redundant = false;
+		char	   *op = operands + item[i].qoperand.distance;
 
 		if (item[i].type != QI_VAL)
 			continue;
-		op = operands + item[i].qoperand.distance;
-		len = item[i].qoperand.length;
-		for (int k = 0; k < len; k++)
+		for (int k = 0; k < item[i].qoperand.length; k++)
 			if ((op[k] >= 'a' && op[k] <= 'z') || (op[k] >= 'A' && op[k] <= 'Z'))
 				cache.prefilter = false;
-		for (int j = 0; j < n && !redundant; j++)
-			redundant = memmem(op, len, cache.lexemes[j], cache.lexeme_len[j]) != NULL;
-		if (redundant)
-			continue;
-		/* drop those this one is inside */
-		for (int j = 0; j < n; j++)
-			if (memmem(cache.lexemes[j], cache.lexeme_len[j], op, len) != NULL)
-			{
-				cache.lexemes[j] = cache.lexemes[n - 1];
-				cache.lexeme_len[j] = cache.lexeme_len[n - 1];
-				n--, j--;
-			}
-		cache.lexemes[n] = op;
-		cache.lexeme_len[n] = len;
-		n++;
 	}
-	cache.nlexemes = n;
+}
+
+/* The index 0-31 of the letter а-я at p (UTF-8), or -1. */
+static inline int
+cyrillic_letter(const unsigned char *p, const unsigned char *end)
+{
+	if (p + 1 < end && p[0] == 0xD0 && p[1] >= 0xB0 && p[1] <= 0xBF)
+		return p[1] - 0xB0;
+	if (p + 1 < end && p[0] == 0xD1 && p[1] >= 0x80 && p[1] <= 0x8F)
+		return 16 + p[1] - 0x80;
+	return -1;
+}
+
+#define PREFILTER_MAX_WORDS 64
+
+typedef struct PrefilterText
+{
+	const unsigned char *text;
+	size_t		len;
+	const char *operands;		/* of cache.any_term */
+	bool		utf8;
+	uint32		word_initials;	/* bit i: a word starts with letter i of а-я */
+	int			nwords;			/* words starting with а-я; -1: too many to list */
+	int			word_start[PREFILTER_MAX_WORDS];	/* their offsets */
+} PrefilterText;
+
+/* "No" when the operand occurs nowhere at the start of a word, else "maybe". */
+static TSTernaryValue
+operand_in_text(PrefilterText *t, QueryOperand *val)
+{
+	const unsigned char *op = (const unsigned char *) t->operands + val->distance;
+	const unsigned char *end = t->text + t->len;
+	const unsigned char *hit = t->text;
+	int			initial;
+
+	if (!t->utf8)
+		return memmem(t->text, t->len, op, val->length) != NULL ? TS_MAYBE : TS_NO;
+	initial = cyrillic_letter(op, op + val->length);
+	if (initial >= 0 && (t->word_initials & (1u << initial)) == 0)
+		return TS_NO;
+	if (initial >= 0 && t->nwords >= 0)
+	{
+		for (int i = 0; i < t->nwords; i++)
+			if (t->word_start[i] + val->length <= t->len &&
+				memcmp(t->text + t->word_start[i], op, val->length) == 0)
+				return TS_MAYBE;
+		return TS_NO;
+	}
+	while ((hit = memmem(hit, end - hit, op, val->length)) != NULL)
+	{
+		if (hit - t->text < 2 || cyrillic_letter(hit - 2, hit) < 0)
+			return TS_MAYBE;
+		hit++;
+	}
+	return TS_NO;
+}
+
+/*
+ * The query on those answers, in the three-valued logic of
+ * TS_execute_ternary: NOT turns a certain "no" into a certain "yes"; a
+ * phrase needs both sides as AND does, and positions, which are not known
+ * here, so it is never more than "maybe".
+ */
+static TSTernaryValue
+prefilter_eval(QueryItem *item, PrefilterText *t)
+{
+	TSTernaryValue l, r;
+
+	check_stack_depth();
+	if (item->type == QI_VAL)
+		return operand_in_text(t, &item->qoperand);
+	switch (item->qoperator.oper)
+	{
+		case OP_NOT:
+			l = prefilter_eval(item + 1, t);
+			return l == TS_NO ? TS_YES : l == TS_YES ? TS_NO : TS_MAYBE;
+		case OP_AND:
+		case OP_PHRASE:
+			if ((l = prefilter_eval(item + item->qoperator.left, t)) == TS_NO ||
+				(r = prefilter_eval(item + 1, t)) == TS_NO)
+				return TS_NO;
+			return l == TS_YES && r == TS_YES && item->qoperator.oper == OP_AND ? TS_YES : TS_MAYBE;
+		case OP_OR:
+			if ((l = prefilter_eval(item + item->qoperator.left, t)) == TS_YES ||
+				(r = prefilter_eval(item + 1, t)) == TS_YES)
+				return TS_YES;
+			return l == TS_NO && r == TS_NO ? TS_NO : TS_MAYBE;
+	}
+	elog(ERROR, "unrecognized tsquery operator: %d", item->qoperator.oper);
+	return TS_MAYBE;
 }
 
 /* False: the comment cannot match the all-terms query. */
 static bool
 alert_prefilter_pass(text *normalized)
 {
-	const char *s = VARDATA_ANY(normalized);
-	size_t		len = VARSIZE_ANY_EXHDR(normalized);
+	PrefilterText t;
 
 	if (!cache.prefilter)
 		return true;
-	for (int i = 0; i < cache.nlexemes; i++)
-		if (memmem(s, len, cache.lexemes[i], cache.lexeme_len[i]) != NULL)
-			return true;
-	return false;
+	if (cache.any_term->size == 0)
+		return false;
+	t.text = (const unsigned char *) VARDATA_ANY(normalized);
+	t.len = VARSIZE_ANY_EXHDR(normalized);
+	t.operands = GETOPERAND(cache.any_term);
+	t.utf8 = GetDatabaseEncoding() == PG_UTF8;
+	t.word_initials = 0;
+	t.nwords = 0;
+	if (t.utf8)
+	{
+		bool		in_word = false;
+
+		for (const unsigned char *p = t.text; p < t.text + t.len;)
+		{
+			int			letter = cyrillic_letter(p, t.text + t.len);
+
+			if (letter >= 0 && !in_word)
+			{
+				t.word_initials |= 1u << letter;
+				if (t.nwords >= 0 && t.nwords < PREFILTER_MAX_WORDS)
+					t.word_start[t.nwords++] = p - t.text;
+				else
+					t.nwords = -1;
+			}
+			in_word = letter >= 0;
+			p += letter >= 0 ? 2 : 1;
+		}
+	}
+	return prefilter_eval(GETQUERY(cache.any_term), &t) != TS_NO;
 }
 
 /*
