@@ -111,8 +111,13 @@ if [ -n "${NPS_BENCH_STATEMENTS:-}" ]; then
                     left(regexp_replace(query, '\\s+', ' ', 'g'), 90) AS query
              FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 15"
     sleep 1     # the worker reports its table statistics at most once a second
-    psql -c "SELECT relname, n_tup_ins, n_tup_upd, n_tup_hot_upd, pg_size_pretty(pg_relation_size(relid)) AS size
-             FROM pg_stat_user_tables WHERE schemaname = 'nps' AND relname IN ('outbox', 'outbox_part')"
+    # the tables are partitioned by month: their figures are the sums over the months
+    psql -c "SELECT t.tbl AS relname, sum(s.n_tup_ins) AS n_tup_ins, sum(s.n_tup_upd) AS n_tup_upd,
+                    sum(s.n_tup_hot_upd) AS n_tup_hot_upd, pg_size_pretty(sum(pg_relation_size(s.relid))) AS size
+             FROM unnest(array['nps.outbox', 'nps.outbox_part']::regclass[]) t(tbl)
+             JOIN LATERAL pg_partition_tree(t.tbl) p ON p.isleaf
+             JOIN pg_stat_user_tables s ON s.relid = p.relid
+             GROUP BY t.tbl"
 fi
 if [ -n "${PERF_PID:-}" ]; then
     wait "$PERF_PID" || true

@@ -9,7 +9,10 @@
 #      release's triggers);
 #   2. replies: REPLIES_SESSIONS sessions x 6 replies through nps.inbox (parse,
 #      answer, next question) vs a plain INSERT of the same rows into a plain
-#      table, in statements of BATCH rows (default 1000), and one reply per
+#      table, in statements of BATCH rows (default 1000), then (2b) the same
+#      through nps.store_replies (the worker's call for a flush)
+#      (REPLIES_VERSIONS="0.3.0": part 2 first through each release named, in
+#      the same cluster, for a same-run comparison), and one reply per
 #      transaction through nps.receive (pgbench, one client, ONE_TX replies)
 #      vs one plain INSERT per transaction.
 # PROFILE=1 adds pg_stat_statements (track = all) and prints where the time
@@ -26,7 +29,8 @@ BATCH=${BATCH:-1000}
 ONE_TX=${ONE_TX:-20000}
 PORT=${PORT:-$(nps_free_port)}
 
-nps_build_install
+# PGXS reads PROFILE as extra compiler flags: not ours while building
+PROFILE= nps_build_install
 nps_workdir
 trap 'nps_stop_cluster; [ -n "${NPS_KEEP:-}" ] || rm -rf "$NPS_WORK"' EXIT
 for f in bench/survey_*.sql; do cp "$f" "$NPS_WORK/"; done
@@ -66,10 +70,19 @@ if [ -n "${SCHEDULE_ONLY:-}" ]; then
 fi
 
 echo "== 2. replies: $REPLIES_SESSIONS sessions x 6 replies"
-psql_ -v sessions="$REPLIES_SESSIONS" -f "$NPS_WORK/survey_replies_setup.sql"
+REPLIES_VERSIONS=${REPLIES_VERSIONS:-}
+for version in $REPLIES_VERSIONS ""; do
+    echo "== 2${version:+ (nps $version)}. INSERT INTO nps.inbox, the dialogue trigger"
+    psql_ -v sessions="$REPLIES_SESSIONS" ${version:+-v version="$version"} -f "$NPS_WORK/survey_replies_setup.sql" >/dev/null
+    reset_profile
+    psql_ -v batch="$BATCH" -f "$NPS_WORK/survey_replies_batch.sql"
+    profile "replies in batches, INSERT INTO nps.inbox${version:+ (nps $version)}"
+done
+echo "== 2b. the same through nps.store_replies, as the worker stores a flush"
+psql_ -v sessions="$REPLIES_SESSIONS" -f "$NPS_WORK/survey_replies_setup.sql" >/dev/null
 reset_profile
-psql_ -v batch="$BATCH" -f "$NPS_WORK/survey_replies_batch.sql"
-profile "replies in batches"
+psql_ -v batch="$BATCH" -v store=1 -f "$NPS_WORK/survey_replies_batch.sql"
+profile "replies in batches, nps.store_replies"
 
 echo "== 3. one reply per transaction, $ONE_TX of them (pgbench, 1 client)"
 psql_ -v sessions="$REPLIES_SESSIONS" -f "$NPS_WORK/survey_replies_setup.sql" >/dev/null

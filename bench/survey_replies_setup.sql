@@ -1,11 +1,16 @@
 -- Replies benchmark, setup: :sessions active sessions of distinct subscribers
 -- and the stream of their six replies each (in the order they would come:
 -- everybody's first answer, then everybody's second, ...), plus a plain
--- table with the same columns for the baseline.  Run by bench/survey_bench.sh.
+-- table with the same columns for the baseline (-v version=0.3.0: through
+-- that release's reply path).  Run by bench/survey_bench.sh.
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
 DROP EXTENSION IF EXISTS nps CASCADE;
+\if :{?version}
+CREATE EXTENSION nps VERSION :'version' CASCADE;
+\else
 CREATE EXTENSION nps CASCADE;
+\endif
 SELECT nps.generate_network(42) AS network;
 -- Send at any hour and never give up catching up: every session starts at once.
 UPDATE nps.region SET send_from = '00:00', send_until = '23:59:59.999999';

@@ -259,6 +259,7 @@ extern void store_flush(int claim_limit);
 /* inbox_store.c */
 extern void inbox_store_prepare(void);
 extern void inbox_store_flush(void);
+extern void inbox_store_committed(void);
 extern void inbox_store_doubt_at_start(void);
 
 #endif							/* NPS_WORKER_H */

@@ -1,11 +1,12 @@
 -- Replies stored many at a time (one INSERT of many rows) take exactly the
 -- dialogue they take one by one: the same script of replies goes once
--- through nps.receive, reply by reply, for subscribers 7900000xxxx, and once
--- as a single multi-row INSERT for subscribers 7911000xxxx; the outcomes
--- must match.  The script mixes several replies of one session (taken in
--- rounds, in order of arrival), re-asks, STOP followed by a late reply, a
--- score sent with STOP, senders in other number forms, unknown senders, and
--- a row the worker marked as a duplicate.
+-- through nps.inbox, reply by reply, for subscribers 7900000xxxx, once as a
+-- single multi-row INSERT for subscribers 7911000xxxx, and once in a single
+-- nps.store_replies call (as the worker stores a flush) for subscribers
+-- 7922000xxxx; the outcomes must match.  The script mixes several replies
+-- of one session (taken in rounds, in order of arrival), re-asks, STOP
+-- followed by a late reply, a score sent with STOP, senders in other number
+-- forms, unknown senders, and a row the worker marked as a duplicate.
 SET client_min_messages = warning; DROP EXTENSION IF EXISTS nps CASCADE; CREATE EXTENSION nps CASCADE; RESET client_min_messages;
 
 INSERT INTO nps.region (code, name, time_zone) VALUES ('MOW', 'Москва', 'Europe/Moscow');
@@ -15,7 +16,7 @@ INSERT INTO nps.salon (code, name, dealer_code, region_code) VALUES ('S1', 'Са
 -- Five subscribers in each group, each with a session started on 0650.
 INSERT INTO nps.visit (msisdn, salon_code, occurred_at, external_ref)
 SELECT p || '000' || n, 'S1', '2026-03-01 12:00+03', p || '-' || n
-FROM unnest(ARRAY['7900000', '7911000']) p, generate_series(1, 5) n;
+FROM unnest(ARRAY['7900000', '7911000', '7922000']) p, generate_series(1, 5) n;
 SELECT nps.run_due('2026-03-25 12:00+03') AS started;
 
 -- The script: the sender with {q} for the group's digits, short code, text.
@@ -60,22 +61,40 @@ INSERT INTO nps.inbox (msisdn, short_code, body, received_at, status)
 SELECT replace(sender, '{q}', '911000'), code, body,
        '2026-03-25 12:00+03'::timestamptz + no * interval '1 minute', status
 FROM script ORDER BY no;
+-- In one call, as the worker stores a flush (the inbox ids are drawn in the
+-- order of the arrays); the worker stores a duplicate itself, after it.
+SELECT cardinality(nps.store_replies('smsc1', array_agg(replace(sender, '{q}', '922000') ORDER BY no),
+                                     array_agg(code ORDER BY no), array_agg(body ORDER BY no),
+                                     array_agg('2026-03-25 12:00+03'::timestamptz + no * interval '1 minute' ORDER BY no)))
+       AS stored
+FROM script WHERE status = 'received';
+INSERT INTO nps.inbox (msisdn, short_code, body, received_at, status, smsc_name)
+SELECT replace(sender, '{q}', '922000'), code, body,
+       '2026-03-25 12:00+03'::timestamptz + no * interval '1 minute', status, 'smsc1'
+FROM script WHERE status <> 'received' ORDER BY no;
 
 -- What became of each reply, per group (the group's prefix taken out).
 CREATE TEMP VIEW fate AS
-SELECT CASE WHEN i.id <= 21 THEN 'one by one' ELSE 'at once' END AS path,
-       i.id - CASE WHEN i.id <= 21 THEN 0 ELSE 21 END AS no,
-       regexp_replace(i.msisdn, '^79(00000|11000)', '7…') AS msisdn, i.status,
+SELECT CASE WHEN i.id <= 21 THEN 'one by one' WHEN i.id <= 42 THEN 'at once' ELSE 'worker batch' END AS path,
+       i.id - CASE WHEN i.id <= 21 THEN 0 WHEN i.id <= 42 THEN 21 ELSE 42 END AS no,
+       regexp_replace(i.msisdn, '^79(00000|11000|22000)', '7…') AS msisdn, i.status,
        regexp_replace(i.reason, 'session [0-9]+', 'session …') AS reason,
        s.visit_id IS NOT NULL AS has_session
 FROM nps.inbox i LEFT JOIN nps.session s ON s.id = i.session_id;
 SELECT no, msisdn, status, reason, has_session FROM fate WHERE path = 'at once' ORDER BY no;
--- The two paths agree on every reply ...
+-- The three paths agree on every reply ...
 (SELECT no, msisdn, status, reason, has_session FROM fate WHERE path = 'one by one'
  EXCEPT SELECT no, msisdn, status, reason, has_session FROM fate WHERE path = 'at once')
 UNION ALL
 (SELECT no, msisdn, status, reason, has_session FROM fate WHERE path = 'at once'
+ EXCEPT SELECT no, msisdn, status, reason, has_session FROM fate WHERE path = 'one by one')
+UNION ALL
+(SELECT no, msisdn, status, reason, has_session FROM fate WHERE path = 'one by one'
+ EXCEPT SELECT no, msisdn, status, reason, has_session FROM fate WHERE path = 'worker batch')
+UNION ALL
+(SELECT no, msisdn, status, reason, has_session FROM fate WHERE path = 'worker batch'
  EXCEPT SELECT no, msisdn, status, reason, has_session FROM fate WHERE path = 'one by one');
+SELECT path, count(*) FROM fate GROUP BY path ORDER BY path;
 
 -- ... on the sessions, answers, messages sent and opt-outs.
 CREATE TEMP VIEW outcome AS
@@ -92,9 +111,18 @@ SELECT substr(o.msisdn, 2, 6), 'message',
 FROM nps.outbox o
 UNION ALL
 SELECT substr(msisdn, 2, 6), 'opt-out', right(msisdn, 4) FROM nps.opt_out;
-SELECT what, count(*) FILTER (WHERE grp = '900000') AS one_by_one, count(*) FILTER (WHERE grp = '911000') AS at_once
+SELECT what, count(*) FILTER (WHERE grp = '900000') AS one_by_one, count(*) FILTER (WHERE grp = '911000') AS at_once,
+       count(*) FILTER (WHERE grp = '922000') AS worker_batch
 FROM outcome GROUP BY what ORDER BY what;
 (SELECT what, item FROM outcome WHERE grp = '900000' EXCEPT SELECT what, item FROM outcome WHERE grp = '911000')
 UNION ALL
-(SELECT what, item FROM outcome WHERE grp = '911000' EXCEPT SELECT what, item FROM outcome WHERE grp = '900000');
+(SELECT what, item FROM outcome WHERE grp = '911000' EXCEPT SELECT what, item FROM outcome WHERE grp = '900000')
+UNION ALL
+(SELECT what, item FROM outcome WHERE grp = '900000' EXCEPT SELECT what, item FROM outcome WHERE grp = '922000')
+UNION ALL
+(SELECT what, item FROM outcome WHERE grp = '922000' EXCEPT SELECT what, item FROM outcome WHERE grp = '900000');
 SELECT what, item FROM outcome WHERE grp = '911000' ORDER BY what, item;
+
+-- The arrays of nps.store_replies go together, element by element.
+SELECT nps.store_replies('smsc1', ARRAY['79220000001', '79220000002'], ARRAY['0650'], ARRAY['1', '2'], ARRAY[now(), now()]);
+\echo :LAST_ERROR_SQLSTATE

@@ -2,10 +2,23 @@
  * inbox_store.c: replies and delivery receipts, inside the worker's store
  * transaction (outbox_store.c), and nps.decode_sms() for SQL.
  *
- * Each reply is stored in its own subtransaction: one that fails (a bad
- * sender, an error in the survey engine) gets ESME_RX_T_APPN, so the SMSC
- * delivers it again later, and the others are kept.  Receipts are applied
- * in one set-based call, in a subtransaction of their own.
+ * The replies of a flush are stored with one call of nps.store_replies (one
+ * INSERT of their inbox rows, taken through the dialogue set-based), in a
+ * subtransaction.  If that fails, each is stored again in its own
+ * subtransaction: one that still fails (a text that cannot be decoded, an
+ * error in the survey engine) gets ESME_RX_T_APPN, so the SMSC delivers it
+ * again later, and the others are kept.  Parts of concatenated replies, and
+ * every reply while some may be redeliveries, go one at a time through
+ * nps.receive_part_from_smsc / nps.receive_from_smsc, in order of arrival.
+ * Receipts are applied in one set-based call, in a subtransaction of their
+ * own.
+ *
+ * The counters of nps.smsc_status are updated only once the store
+ * transaction has committed (inbox_store_committed): a subtransaction that
+ * succeeded is still undone if its transaction fails, and the SMSC then
+ * delivers those replies and receipts again.  (The redelivery bookkeeping
+ * may note a reply that the failure then undoes: its id names no row, and
+ * nps.receive_from_smsc matches no redelivery to it.)
  *
  * Redeliveries: SMPP gives a reply no identity, so a deliver_sm whose
  * deliver_sm_resp was lost (connection dropped right after our commit)
@@ -37,8 +50,22 @@ PG_FUNCTION_INFO_V1(nps_decode_sms);
 PG_FUNCTION_INFO_V1(nps_message_id_spellings);
 
 static SPIPlanPtr plan_mo = NULL;
+static SPIPlanPtr plan_batch = NULL;
 static SPIPlanPtr plan_part = NULL;
 static SPIPlanPtr plan_receipts = NULL;
+
+/* What this flush stored, counted once its transaction commits */
+static uint64 n_received;
+static uint64 n_duplicates;
+static uint64 n_delivered;
+static uint64 n_failed;
+
+/* A run of replies stored with one call of nps.store_replies */
+typedef struct ReplyBatch
+{
+	StoredMo  **mo;
+	int			n;
+} ReplyBatch;
 
 static char *
 decode_text(int data_coding, const uint8 *in, size_t len)
@@ -91,16 +118,19 @@ inbox_store_prepare(void)
 	Oid			part[] = {TEXTOID, TEXTOID, TEXTOID, INT4OID, INT4OID, INT4OID, INT4OID, BYTEAOID,
 	TIMESTAMPTZOID, INT8ARRAYOID, TIMESTAMPTZARRAYOID};
 	Oid			receipts[] = {TEXTOID, TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID};
+	Oid			batch[] = {TEXTOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID};
 
 	plan_mo = SPI_prepare("SELECT inbox_id, redelivery_of FROM nps.receive_from_smsc($1, $2, $3, $4, $5, $6, $7)",
 						  7, mo);
+	plan_batch = SPI_prepare("SELECT nps.store_replies($1, $2, $3, $4, $5)", 5, batch);
 	plan_part = SPI_prepare("SELECT inbox_id, redelivery_of "
 							"FROM nps.receive_part_from_smsc($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
 							11, part);
 	plan_receipts = SPI_prepare("SELECT nps.smsc_receipts($1, $2, $3, $4)", 4, receipts);
-	if (plan_mo == NULL || plan_part == NULL || plan_receipts == NULL)
+	if (plan_mo == NULL || plan_batch == NULL || plan_part == NULL || plan_receipts == NULL)
 		elog(ERROR, "could not prepare the inbox statements: %s", SPI_result_code_string(SPI_result));
 	SPI_keepplan(plan_mo);
+	SPI_keepplan(plan_batch);
 	SPI_keepplan(plan_part);
 	SPI_keepplan(plan_receipts);
 }
@@ -129,9 +159,12 @@ inbox_store_doubt_at_start(void)
 	}
 }
 
-/* Runs fn(arg) in a subtransaction; false (error logged) if it failed. */
+/*
+ * Runs fn(arg) in a subtransaction; false if it failed, the error logged as
+ * "<what> not stored, <then>: <error>".
+ */
 static bool
-in_subxact(void (*fn) (void *), void *arg, const char *what)
+in_subxact(void (*fn) (void *), void *arg, const char *what, const char *then)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
@@ -152,7 +185,7 @@ in_subxact(void (*fn) (void *), void *arg, const char *what)
 		edata = CopyErrorData();
 		FlushErrorState();
 		RollbackAndReleaseCurrentSubTransaction();
-		worker_note_error("%s not stored, the SMSC will deliver it again: %s", what, edata->message);
+		worker_note_error("%s not stored, %s: %s", what, then, edata->message);
 		FreeErrorData(edata);
 		ok = false;
 	}
@@ -162,11 +195,36 @@ in_subxact(void (*fn) (void *), void *arg, const char *what)
 	return ok;
 }
 
+/*
+ * A reply is stored (counted at commit); this row, too, may come again if
+ * its resp does not get through.
+ */
+static void
+note_stored(const StoredMo *m, int64 inbox_id, bool duplicate)
+{
+	PendingResp *resp = &W->resps[m->resp];
+
+	if (duplicate)
+		n_duplicates++;
+	else
+		n_received++;
+	redelivery_stored(resp->conn, resp->conn_generation, inbox_id);
+}
+
+/* The connection a reply came on is gone: its resp will never be sent. */
+static bool
+connection_gone(const StoredMo *m)
+{
+	PendingResp *resp = &W->resps[m->resp];
+
+	return resp->conn->generation != resp->conn_generation ||
+		(resp->conn->state != CS_BOUND && resp->conn->state != CS_UNBINDING);
+}
+
 static void
 store_one_mo(void *arg)
 {
 	StoredMo   *m = arg;
-	PendingResp *resp = &W->resps[m->resp];
 	Datum		values[11];
 	char		nulls[11];
 	Datum		cand_ids = (Datum) 0;
@@ -211,16 +269,83 @@ store_one_mo(void *arg)
 		return;					/* a part, waiting for the others */
 	of = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
 	if (!isnull)
-	{
-		nps_count(W->slot, NPS_C_DUPLICATES, 1);
 		ereport(LOG, (errmsg("nps: bind \"%s\": redelivered reply from %s to %s stored as inbox %lld, a duplicate of %lld",
 							 W->cfg.name, m->msisdn, m->short_code, (long long) id,
 							 (long long) DatumGetInt64(of))));
+	note_stored(m, id, !isnull);
+}
+
+/* A run of single-part replies (no redelivery in doubt) in one call. */
+static void
+store_mo_batch(void *arg)
+{
+	ReplyBatch *b = arg;
+	Datum	   *msisdns = palloc(sizeof(Datum) * b->n);
+	Datum	   *codes = palloc(sizeof(Datum) * b->n);
+	Datum	   *bodies = palloc(sizeof(Datum) * b->n);
+	Datum	   *times = palloc(sizeof(Datum) * b->n);
+	Datum		values[5];
+	Datum	   *ids;
+	bool	   *idnulls;
+	int			nids;
+	bool		isnull;
+	int			rc;
+
+	for (int i = 0; i < b->n; i++)
+	{
+		StoredMo   *m = b->mo[i];
+
+		msisdns[i] = CStringGetTextDatum(m->msisdn);
+		codes[i] = CStringGetTextDatum(m->short_code);
+		bodies[i] = CStringGetTextDatum(decode_text(m->data_coding, (uint8 *) VARDATA(m->payload),
+													VARSIZE(m->payload) - VARHDRSZ));
+		times[i] = TimestampTzGetDatum(m->received_at);
 	}
-	else
-		nps_count(W->slot, NPS_C_RECEIVED, 1);
-	/* this row, too, may come again if its resp does not get through */
-	redelivery_stored(resp->conn, resp->conn_generation, id);
+	values[0] = CStringGetTextDatum(W->cfg.name);
+	values[1] = PointerGetDatum(construct_array(msisdns, b->n, TEXTOID, -1, false, TYPALIGN_INT));
+	values[2] = PointerGetDatum(construct_array(codes, b->n, TEXTOID, -1, false, TYPALIGN_INT));
+	values[3] = PointerGetDatum(construct_array(bodies, b->n, TEXTOID, -1, false, TYPALIGN_INT));
+	values[4] = PointerGetDatum(construct_array(times, b->n, TIMESTAMPTZOID, sizeof(TimestampTz),
+												FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	rc = SPI_execute_plan(plan_batch, values, NULL, false, 1);
+	if (rc != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not store a batch of replies: %s", SPI_result_code_string(rc));
+	deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)),
+					  INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &ids, &idnulls, &nids);
+	if (nids != b->n)
+		elog(ERROR, "nps.store_replies returned %d ids for %d replies", nids, b->n);
+	/* nothing fails after this: the fallback never notes a reply twice */
+	for (int i = 0; i < b->n; i++)
+		note_stored(b->mo[i], DatumGetInt64(ids[i]), false);
+}
+
+static void
+store_single(StoredMo *m)
+{
+	if (!in_subxact(store_one_mo, m, "a reply", "the SMSC will deliver it again"))
+		W->resps[m->resp].status = SMPP_ST_RX_T_APPN;
+}
+
+/*
+ * The run in one call; if that fails (one bad reply spoils the statement),
+ * each on its own, so that only the bad one is refused.
+ */
+static void
+store_run(StoredMo **run, int n)
+{
+	ReplyBatch	b = {run, n};
+
+	if (n == 1)
+	{
+		if (!in_subxact(store_mo_batch, &b, "a reply", "the SMSC will deliver it again"))
+			W->resps[run[0]->resp].status = SMPP_ST_RX_T_APPN;
+	}
+	else if (n > 1 &&
+			 !in_subxact(store_mo_batch, &b, "a batch of replies", "each is stored on its own instead"))
+	{
+		for (int i = 0; i < n; i++)
+			store_single(run[i]);
+	}
 }
 
 /* Receipts not already recorded with their message (outbox_store.c). */
@@ -256,21 +381,46 @@ store_receipts(void *arg)
 		elog(ERROR, "could not apply receipts: %s", SPI_result_code_string(rc));
 }
 
+/*
+ * Stores the turn's replies and receipts.  Runs of consecutive single-part
+ * replies go in one call each; a part, or any reply while a redelivery may
+ * come, alone: the inbox ids keep the order of arrival, which orders a
+ * subscriber's answers.  A reply whose connection is gone goes alone too:
+ * it becomes a redelivery candidate, so the replies after it (perhaps its
+ * redelivery on a new connection) are checked against it.
+ */
 void
 inbox_store_flush(void)
 {
 	ListCell   *lc;
+	Datum		cand_ids;
+	Datum		cand_lost;
+	bool		doubt = redelivery_candidates(&cand_ids, &cand_lost);
+	StoredMo  **run = palloc(sizeof(StoredMo *) * Max(1, list_length(W->mo)));
+	int			nrun = 0;
+
+	/* what an earlier, failed transaction counted is void */
+	n_received = n_duplicates = n_delivered = n_failed = 0;
 
 	foreach(lc, W->mo)
 	{
 		StoredMo   *m = lfirst(lc);
 
-		if (!in_subxact(store_one_mo, m, "a reply"))
-			W->resps[m->resp].status = SMPP_ST_RX_T_APPN;
+		if (m->total == 0 && !doubt && !connection_gone(m))
+		{
+			run[nrun++] = m;
+			continue;
+		}
+		store_run(run, nrun);
+		nrun = 0;
+		store_single(m);
+		doubt = redelivery_candidates(&cand_ids, &cand_lost);
 	}
+	store_run(run, nrun);
 	if (W->receipts != NIL)
 	{
-		bool		ok = in_subxact(store_receipts, NULL, "a batch of delivery receipts");
+		bool		ok = in_subxact(store_receipts, NULL, "a batch of delivery receipts",
+									"the SMSC will deliver them again");
 
 		foreach(lc, W->receipts)
 		{
@@ -278,8 +428,21 @@ inbox_store_flush(void)
 
 			if (!ok)
 				W->resps[r->resp].status = SMPP_ST_RX_T_APPN;
+			else if (r->delivered)
+				n_delivered++;
 			else
-				nps_count(W->slot, r->delivered ? NPS_C_DELIVERED : NPS_C_FAILED, 1);
+				n_failed++;
 		}
 	}
+}
+
+/* The store transaction committed: count what it stored. */
+void
+inbox_store_committed(void)
+{
+	nps_count(W->slot, NPS_C_RECEIVED, n_received);
+	nps_count(W->slot, NPS_C_DUPLICATES, n_duplicates);
+	nps_count(W->slot, NPS_C_DELIVERED, n_delivered);
+	nps_count(W->slot, NPS_C_FAILED, n_failed);
+	n_received = n_duplicates = n_delivered = n_failed = 0;
 }

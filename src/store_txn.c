@@ -224,6 +224,7 @@ store_flush(int claim_limit)
 		return;
 	}
 	note_success();
+	inbox_store_committed();
 	/* a bgworker reports its table statistics itself: without them
 	 * autovacuum would never see the outbox churn (rate-limited inside) */
 	pgstat_report_stat(false);
