@@ -142,7 +142,8 @@ echo "== 3. latency at low load: commit to submit_sm at the SMSC, 200 single-row
 {
     echo "CREATE TEMP TABLE lat (body text, x xid, t timestamptz);"
     for i in $(seq 200); do
-        echo "INSERT INTO nps.outbox (msisdn, source_addr, body) VALUES ('79260000001', '0650', 'latency $i') RETURNING xmin AS x \\gset"
+        # the outbox is partitioned: no xmin in RETURNING; the transaction's own xid instead
+        echo "WITH i AS (INSERT INTO nps.outbox (msisdn, source_addr, body) VALUES ('79260000001', '0650', 'latency $i') RETURNING 1) SELECT (pg_current_xact_id()::text::bigint % 4294967296)::text::xid AS x FROM i \\gset"
         echo "INSERT INTO lat VALUES ('latency $i', :'x', clock_timestamp());"
         echo "SELECT pg_sleep(0.02);"
     done

@@ -128,3 +128,11 @@ FROM (SELECT DISTINCT j.n, a.severity, a.reasons FROM script j LEFT JOIN nps.ale
 JOIN (SELECT DISTINCT j.n - 10 AS n, a.severity, a.reasons FROM script j LEFT JOIN nps.alert a ON a.session_id = j.session_id WHERE j.n > 20) s
   ON s.n = b.n
 ORDER BY b.n;
+
+-- The alert statement plans with the planner's defaults even when it is
+-- reached from a reply round, which turns sequential and bitmap scans off
+-- for its own statements (a function's settings reach what it calls).
+SELECT p.oid::regprocedure AS function, array_to_string(p.proconfig, ', ') AS settings
+FROM pg_proc p
+WHERE p.oid IN ('nps.raise_alerts(nps.answer[])'::regprocedure, 'nps.take_replies(nps.inbox[], bigint[], boolean)'::regprocedure)
+ORDER BY 1::text;
