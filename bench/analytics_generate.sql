@@ -24,7 +24,11 @@ FROM nps.visit v
 JOIN nps.survey sv ON sv.channel = v.channel AND sv.active
 CROSS JOIN LATERAL (SELECT nps.sample_random(:seed, v.id, 'fate') AS fate) f
 WHERE v.id > :first_visit
-ON CONFLICT (visit_id) DO NOTHING;
+-- The day's visits go through the real triggers, which schedule their sessions;
+-- the sessions then run as their fate says (started, answered, ended).
+ON CONFLICT (visit_id) DO UPDATE
+SET state = excluded.state, state_reason = excluded.state_reason, due_at = excluded.due_at,
+    started_at = excluded.started_at, finished_at = excluded.finished_at;
 
 -- Question 1 leans to the salon: score = 10 - floor(11 r^a), a in [3, 6] per salon,
 -- which gives salon NPS between about 28 and 60.
