@@ -13,6 +13,7 @@ extern bool redelivery_barrier_due(SmppConn *c, TimestampTz now);
 extern void redelivery_connection_lost(void);
 extern void redelivery_bound(TimestampTz now);
 extern void redelivery_add_candidate(int64 inbox_id, TimestampTz lost_at);
+extern bool redelivery_in_doubt(void);
 extern bool redelivery_candidates(Datum *ids, Datum *lost_at);
 extern bool redelivery_may_send(uint32 claim_seq);
 

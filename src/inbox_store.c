@@ -393,9 +393,7 @@ void
 inbox_store_flush(void)
 {
 	ListCell   *lc;
-	Datum		cand_ids;
-	Datum		cand_lost;
-	bool		doubt = redelivery_candidates(&cand_ids, &cand_lost);
+	bool		doubt = redelivery_in_doubt();
 	StoredMo  **run = palloc(sizeof(StoredMo *) * Max(1, list_length(W->mo)));
 	int			nrun = 0;
 
@@ -414,7 +412,7 @@ inbox_store_flush(void)
 		store_run(run, nrun);
 		nrun = 0;
 		store_single(m);
-		doubt = redelivery_candidates(&cand_ids, &cand_lost);
+		doubt = redelivery_in_doubt();
 	}
 	store_run(run, nrun);
 	if (W->receipts != NIL)

@@ -182,6 +182,15 @@ redelivery_bound(TimestampTz now)
 	doubt_until = TimestampTzPlusMilliseconds(now, DOUBT_MS);
 }
 
+/* Whether a reply arriving now may be the redelivery of a stored one. */
+bool
+redelivery_in_doubt(void)
+{
+	if (n_candidates > 0 && doubt_until != 0 && GetCurrentTimestamp() >= doubt_until)
+		n_candidates = 0;		/* the window after the bind is over */
+	return n_candidates > 0;
+}
+
 /*
  * The candidates as arrays for nps.receive_from_smsc (bigint[] ids and
  * timestamptz[] loss times); false when there are none to offer.
@@ -192,9 +201,7 @@ redelivery_candidates(Datum *ids, Datum *lost_at)
 	Datum	   *id_d;
 	Datum	   *at_d;
 
-	if (n_candidates > 0 && doubt_until != 0 && GetCurrentTimestamp() >= doubt_until)
-		n_candidates = 0;		/* the window after the bind is over */
-	if (n_candidates == 0)
+	if (!redelivery_in_doubt())
 		return false;
 	id_d = palloc(sizeof(Datum) * n_candidates);
 	at_d = palloc(sizeof(Datum) * n_candidates);
