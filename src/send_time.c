@@ -21,11 +21,14 @@
 #include "utils/fmgrprotos.h"
 #include "utils/timestamp.h"
 
+#include "schedule.h"
+
 PG_FUNCTION_INFO_V1(nps_send_time);
 
 /*
- * Zones met so far in this statement (fn_extra), by name: a load interleaves
- * the regions' zones row by row, so one remembered zone would not do.
+ * Zones met so far in this statement (fn_extra, or the scheduling trigger's
+ * own), by name: a load interleaves the regions' zones row by row, so one
+ * remembered zone would not do.
  */
 #define ZONE_CACHE_SIZE 64
 
@@ -36,11 +39,11 @@ typedef struct ZoneEntry
 	pg_tz	   *tz;				/* NULL: not an IANA name, use AT TIME ZONE */
 } ZoneEntry;
 
-typedef struct ZoneCache
+struct ZoneCache
 {
 	int			n;
 	ZoneEntry	entry[ZONE_CACHE_SIZE];
-} ZoneCache;
+};
 
 /*
  * The IANA zone named tz, or NULL for any other spelling (an abbreviation
@@ -50,20 +53,20 @@ typedef struct ZoneCache
  * the abbreviations.
  */
 static pg_tz *
-zone_of(FunctionCallInfo fcinfo, text *tz)
+zone_of(ZoneCache **cache, MemoryContext cxt, text *tz)
 {
-	ZoneCache  *c = (ZoneCache *) fcinfo->flinfo->fn_extra;
+	ZoneCache  *c = *cache;
 	int			len = VARSIZE_ANY_EXHDR(tz);
 	char	   *name;
 	pg_tz	   *found;
 
 	if (c == NULL)
-		fcinfo->flinfo->fn_extra = c = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(ZoneCache));
+		*cache = c = MemoryContextAllocZero(cxt, sizeof(ZoneCache));
 	for (int i = 0; i < c->n; i++)
 		if (c->entry[i].len == len && memcmp(c->entry[i].name, VARDATA_ANY(tz), len) == 0)
 			return c->entry[i].tz;
 
-	name = MemoryContextStrdup(fcinfo->flinfo->fn_mcxt, text_to_cstring(tz));
+	name = MemoryContextStrdup(cxt, text_to_cstring(tz));
 	found = strchr(name, '/') != NULL ? pg_tzset(name) : NULL;
 	if (c->n < ZONE_CACHE_SIZE)
 	{
@@ -77,15 +80,15 @@ zone_of(FunctionCallInfo fcinfo, text *tz)
 	return found;
 }
 
-Datum
-nps_send_time(PG_FUNCTION_ARGS)
+/*
+ * The send time; zones are remembered in *cache, allocated in cxt (a
+ * context that lives as long as the cache).
+ */
+TimestampTz
+send_time_at(ZoneCache **cache, MemoryContext cxt, TimestampTz visit_at,
+			 Interval *delay, text *tzname, TimeADT send_from, TimeADT send_until)
 {
-	TimestampTz visit_at = PG_GETARG_TIMESTAMPTZ(0);
-	Interval   *delay = PG_GETARG_INTERVAL_P(1);
-	text	   *tzname = PG_GETARG_TEXT_PP(2);
-	TimeADT		send_from = PG_GETARG_TIMEADT(3);
-	TimeADT		send_until = PG_GETARG_TIMEADT(4);
-	pg_tz	   *tz = zone_of(fcinfo, tzname);
+	pg_tz	   *tz = zone_of(cache, cxt, tzname);
 	Timestamp	local;
 	TimeADT		clock;
 	struct pg_tm tm;
@@ -121,8 +124,8 @@ nps_send_time(PG_FUNCTION_ARGS)
 
 	/* local AT TIME ZONE tz */
 	if (tz == NULL || TIMESTAMP_NOT_FINITE(local))
-		PG_RETURN_DATUM(DirectFunctionCall2(timestamp_zone, PointerGetDatum(tzname),
-											TimestampGetDatum(local)));
+		return DatumGetTimestampTz(DirectFunctionCall2(timestamp_zone, PointerGetDatum(tzname),
+													   TimestampGetDatum(local)));
 	if (timestamp2tm(local, NULL, &tm, &fsec, NULL, NULL) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
@@ -132,5 +135,15 @@ nps_send_time(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
 				 errmsg("timestamp out of range")));
-	PG_RETURN_TIMESTAMPTZ(result);
+	return result;
+}
+
+Datum
+nps_send_time(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_TIMESTAMPTZ(send_time_at((ZoneCache **) &fcinfo->flinfo->fn_extra,
+									   fcinfo->flinfo->fn_mcxt,
+									   PG_GETARG_TIMESTAMPTZ(0), PG_GETARG_INTERVAL_P(1),
+									   PG_GETARG_TEXT_PP(2), PG_GETARG_TIMEADT(3),
+									   PG_GETARG_TIMEADT(4)));
 }

@@ -1,0 +1,41 @@
+-- The scheduling trigger in C (0.5.0) against the PL/pgSQL statement of
+-- 0.4.0: the same random loads give the same sessions, row for row.  The
+-- loads mix every rule: subscribers with many visits (latest visit wins
+-- within a load and across loads, out of time order), repeat visits to one
+-- salon (duplicates, ties included), opted-out subscribers, a channel
+-- without an active survey, pending sessions deferred or finished between
+-- loads, and the fatigue and duplicate rules each switched off for a load.
+SELECT setseed(0.5);
+CREATE TEMP TABLE cmp_visit AS
+SELECT n, 1 + floor(random() * 8)::int AS batch,
+       '7900' || lpad((random() * 500)::int::text, 7, '0') AS msisdn,
+       1 + floor(random() * 6)::int AS salon_rank,
+       '2026-03-01 00:00+00'::timestamptz + random() * interval '150 days' AS occurred_at,
+       (ARRAY['dealer', 'dealer', 'office', 'contact_centre'])[1 + floor(random() * 4)::int] AS channel
+FROM generate_series(1, 3000) n;
+-- repeat visits: the same subscriber and salon minutes to days later, some
+-- at the very same time
+INSERT INTO cmp_visit
+SELECT 3000 + n, 1 + floor(random() * 8)::int, msisdn, salon_rank,
+       occurred_at + (ARRAY['0', '10 minutes', '20 hours', '3 days'])[1 + floor(random() * 4)::int]::interval,
+       channel
+FROM cmp_visit WHERE n % 5 = 0;
+
+\getenv abs_srcdir PG_ABS_SRCDIR
+\set run :abs_srcdir '/sql/schedule_compare.inc'
+\set version '0.4.0'
+\i :run
+ALTER TABLE cmp_result RENAME TO cmp_plpgsql;
+\set version '0.5.0'
+\i :run
+SELECT p.prolang = (SELECT oid FROM pg_language WHERE lanname = 'c') AS trigger_in_c
+FROM pg_proc p WHERE p.oid = 'nps.schedule_visits'::regproc;
+
+-- What the loads exercised (the same for both)
+SELECT state, split_part(reason, ':', 1) AS reason, count(*) FROM cmp_result GROUP BY 1, 2 ORDER BY 1, 2;
+SELECT (SELECT count(*) FROM cmp_plpgsql) AS plpgsql_sessions, (SELECT count(*) FROM cmp_result) AS c_sessions;
+-- Every difference (none)
+(SELECT 'only 0.4.0' AS side, * FROM cmp_plpgsql EXCEPT SELECT 'only 0.4.0', * FROM cmp_result)
+UNION ALL
+(SELECT 'only 0.5.0', * FROM cmp_result EXCEPT SELECT 'only 0.5.0', * FROM cmp_plpgsql)
+ORDER BY 2, 1 LIMIT 20;
