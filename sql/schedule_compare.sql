@@ -24,18 +24,35 @@ FROM cmp_visit WHERE n % 5 = 0;
 \getenv abs_srcdir PG_ABS_SRCDIR
 \set run :abs_srcdir '/sql/schedule_compare.inc'
 \set version '0.4.0'
+\set with_trigger false
 \i :run
 ALTER TABLE cmp_result RENAME TO cmp_plpgsql;
+-- 0.5.0 with another trigger on nps.session (the ordinary INSERT), then
+-- without (the sessions written directly)
 \set version '0.5.0'
+\set with_trigger true
+\i :run
+SELECT (SELECT count(*) FROM cmp_seen) AS seen_by_trigger,
+       (SELECT count(*) FROM nps.session) AS sessions;
+ALTER TABLE cmp_result RENAME TO cmp_insert;
+DROP TRIGGER cmp_seen ON nps.session;
+DROP TABLE cmp_seen;
+DROP FUNCTION cmp_seen();
+\set with_trigger false
 \i :run
 SELECT p.prolang = (SELECT oid FROM pg_language WHERE lanname = 'c') AS trigger_in_c
 FROM pg_proc p WHERE p.oid = 'nps.schedule_visits'::regproc;
 
 -- What the loads exercised (the same for both)
 SELECT state, split_part(reason, ':', 1) AS reason, count(*) FROM cmp_result GROUP BY 1, 2 ORDER BY 1, 2;
-SELECT (SELECT count(*) FROM cmp_plpgsql) AS plpgsql_sessions, (SELECT count(*) FROM cmp_result) AS c_sessions;
+SELECT (SELECT count(*) FROM cmp_plpgsql) AS plpgsql_sessions, (SELECT count(*) FROM cmp_insert) AS c_insert_sessions,
+       (SELECT count(*) FROM cmp_result) AS c_direct_sessions;
 -- Every difference (none)
 (SELECT 'only 0.4.0' AS side, * FROM cmp_plpgsql EXCEPT SELECT 'only 0.4.0', * FROM cmp_result)
 UNION ALL
 (SELECT 'only 0.5.0', * FROM cmp_result EXCEPT SELECT 'only 0.5.0', * FROM cmp_plpgsql)
+UNION ALL
+(SELECT 'only 0.5.0 INSERT', * FROM cmp_insert EXCEPT SELECT 'only 0.5.0 INSERT', * FROM cmp_plpgsql)
+UNION ALL
+(SELECT 'only 0.4.0 vs INSERT', * FROM cmp_plpgsql EXCEPT SELECT 'only 0.4.0 vs INSERT', * FROM cmp_insert)
 ORDER BY 2, 1 LIMIT 20;

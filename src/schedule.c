@@ -121,6 +121,7 @@ typedef struct Salon
 /* A keyed index probe, reused for every key of the statement. */
 typedef struct Probe
 {
+	MemoryContext cxt;			/* the scan allocates as it goes: not per subscriber */
 	Relation	index;
 	IndexScanDesc scan;
 	TupleTableSlot *slot;
@@ -224,6 +225,7 @@ probe_open(Probe *p, Relation rel, AttrNumber attnum, RegProcedure eqproc)
 				 errhint("The scheduling trigger probes it for every visit; reinstall the extension's indexes.")));
 	ScanKeyEntryInitialize(&p->key, 0, 1, BTEqualStrategyNumber, InvalidOid,
 						   p->index->rd_indcollation[0], eqproc, (Datum) 0);
+	p->cxt = CurrentMemoryContext;
 	p->scan = index_beginscan(rel, p->index, GetActiveSnapshot(), 1, 0);
 	p->slot = table_slot_create(rel, NULL);
 }
@@ -231,14 +233,21 @@ probe_open(Probe *p, Relation rel, AttrNumber attnum, RegProcedure eqproc)
 static void
 probe_start(Probe *p, Datum key)
 {
+	MemoryContext old = MemoryContextSwitchTo(p->cxt);
+
 	p->key.sk_argument = key;
 	index_rescan(p->scan, &p->key, 1, NULL, 0);
+	MemoryContextSwitchTo(old);
 }
 
 static bool
 probe_next(Probe *p)
 {
-	return index_getnext_slot(p->scan, ForwardScanDirection, p->slot);
+	MemoryContext old = MemoryContextSwitchTo(p->cxt);
+	bool		found = index_getnext_slot(p->scan, ForwardScanDirection, p->slot);
+
+	MemoryContextSwitchTo(old);
+	return found;
 }
 
 static void
