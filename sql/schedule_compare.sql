@@ -56,3 +56,43 @@ UNION ALL
 UNION ALL
 (SELECT 'only 0.4.0 vs INSERT', * FROM cmp_plpgsql EXCEPT SELECT 'only 0.4.0 vs INSERT', * FROM cmp_insert)
 ORDER BY 2, 1 LIMIT 20;
+
+-- Rights: the trigger reads and writes with the loading role's privileges,
+-- as the SQL statement did.  A role that may load visits and read what the
+-- rules read, but not write sessions, is refused; granted that, it schedules.
+SET client_min_messages = warning;
+DROP ROLE IF EXISTS cmp_loader;
+CREATE ROLE cmp_loader;
+RESET client_min_messages;
+GRANT USAGE ON SCHEMA nps TO cmp_loader;
+GRANT SELECT, INSERT ON nps.visit TO cmp_loader;
+GRANT INSERT ON nps.change_log TO cmp_loader;
+GRANT SELECT ON nps.setting, nps.survey, nps.salon, nps.region, nps.opt_out TO cmp_loader;
+SET ROLE cmp_loader;
+INSERT INTO nps.visit (msisdn, salon_code, occurred_at, external_ref)
+SELECT '79000000999', min(code), '2026-09-01 12:00+03', 'acl-1' FROM nps.salon;
+\echo :LAST_ERROR_SQLSTATE
+RESET ROLE;
+GRANT SELECT, INSERT ON nps.session TO cmp_loader;
+GRANT USAGE ON SEQUENCE nps.session_id_seq TO cmp_loader;
+SET ROLE cmp_loader;
+INSERT INTO nps.visit (msisdn, salon_code, occurred_at, external_ref)
+SELECT '79000000999', min(code), '2026-09-01 12:00+03', 'acl-1' FROM nps.salon;
+RESET ROLE;
+SELECT v.external_ref, s.state FROM nps.session s JOIN nps.visit v ON v.id = s.visit_id
+WHERE v.external_ref LIKE 'acl-%';
+-- Row level security on nps.session would filter what the role sees: the
+-- trigger refuses rather than bypass it.
+ALTER TABLE nps.session ENABLE ROW LEVEL SECURITY;
+CREATE POLICY cmp_all ON nps.session USING (true);
+SET ROLE cmp_loader;
+INSERT INTO nps.visit (msisdn, salon_code, occurred_at, external_ref)
+SELECT '79000000998', min(code), '2026-09-01 12:00+03', 'acl-2' FROM nps.salon;
+\echo :LAST_ERROR_SQLSTATE
+RESET ROLE;
+DROP POLICY cmp_all ON nps.session;
+ALTER TABLE nps.session DISABLE ROW LEVEL SECURITY;
+SET client_min_messages = warning;
+DROP EXTENSION nps CASCADE;
+DROP OWNED BY cmp_loader;
+DROP ROLE cmp_loader;
