@@ -24,6 +24,9 @@ extern PGDLLEXPORT void nps_worker_main(Datum main_arg);
 
 extern void nps_register_launcher(void);
 
+/* True for an msisdn in its normal form, 7XXXXXXXXXX (src/validate.c). */
+extern bool msisdn_is_normal(text *t);
+
 /* After an ERROR caught in a background worker's loop (src/store_txn.c). */
 extern ErrorData *nps_abort_after_error(MemoryContext cxt);
 

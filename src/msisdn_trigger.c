@@ -17,26 +17,12 @@
 #include "fmgr.h"
 #include "utils/rel.h"
 
+#include "nps.h"
+
 PG_FUNCTION_INFO_V1(nps_normalize_msisdn_trigger);
 
 /* validate.c: the one definition of a valid msisdn and its normal form */
 extern Datum nps_normalize_msisdn(PG_FUNCTION_ARGS);
-
-#define MSISDN_LEN 11
-
-/* True for exactly "7" followed by ten digits. */
-static bool
-msisdn_is_normal(text *t)
-{
-	const char *s = VARDATA_ANY(t);
-
-	if (VARSIZE_ANY_EXHDR(t) != MSISDN_LEN || s[0] != '7')
-		return false;
-	for (int i = 1; i < MSISDN_LEN; i++)
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-	return true;
-}
 
 Datum
 nps_normalize_msisdn_trigger(PG_FUNCTION_ARGS)

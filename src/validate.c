@@ -9,10 +9,38 @@
 #include "pgtime.h"
 #include "utils/builtins.h"
 
+#include "nps.h"
+
 PG_FUNCTION_INFO_V1(nps_normalize_msisdn);
+PG_FUNCTION_INFO_V1(nps_is_msisdn);
 PG_FUNCTION_INFO_V1(nps_check_time_zone);
 
 #define MSISDN_LEN 11
+
+/* True for exactly "7" followed by ten digits: the normal form. */
+bool
+msisdn_is_normal(text *t)
+{
+	const char *s = VARDATA_ANY(t);
+
+	if (VARSIZE_ANY_EXHDR(t) != MSISDN_LEN || s[0] != '7')
+		return false;
+	for (int i = 1; i < MSISDN_LEN; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+	return true;
+}
+
+/*
+ * nps.is_msisdn(text): the CHECK of every msisdn column, in C because each
+ * visit, session and message row pays for it (the regular expression it
+ * replaces was 3 % of a visit load's CPU).
+ */
+Datum
+nps_is_msisdn(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(msisdn_is_normal(PG_GETARG_TEXT_PP(0)));
+}
 
 /*
  * Accepts "79161234567", "+7 916 123-45-67", "8 (916) 123 45 67": digits with
