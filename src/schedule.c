@@ -310,6 +310,15 @@ text_value(TupleTableSlot *slot, AttrNumber attnum)
 	return isnull ? NULL : TextDatumGetCString(d);
 }
 
+/* Column col of row i of the last SPI result (NOT NULL columns only). */
+static Datum
+result(uint64 i, int col)
+{
+	bool		isnull;
+
+	return SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, col, &isnull);
+}
+
 /* The active surveys, locked as the foreign key's check would lock them. */
 static Survey *
 active_surveys(int *n)
@@ -334,13 +343,9 @@ active_surveys(int *n)
 	s = palloc(sizeof(Survey) * (SPI_processed + 1));
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
-		HeapTuple	t = SPI_tuptable->vals[i];
-		TupleDesc	d = SPI_tuptable->tupdesc;
-		bool		isnull;
-
-		s[i].channel = SPI_getvalue(t, d, 1);
-		s[i].id = DatumGetInt32(SPI_getbinval(t, d, 2, &isnull));
-		s[i].delay = DatumGetIntervalP(datumCopy(SPI_getbinval(t, d, 3, &isnull), false, sizeof(Interval)));
+		s[i].channel = TextDatumGetCString(result(i, 1));
+		s[i].id = DatumGetInt32(result(i, 2));
+		s[i].delay = DatumGetIntervalP(datumCopy(result(i, 3), false, sizeof(Interval)));
 	}
 	return s;
 }
@@ -373,14 +378,10 @@ load_salons(LoadVisit *v, int nv, int *n)
 	s = palloc(sizeof(Salon) * (SPI_processed + 1));
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
-		HeapTuple	t = SPI_tuptable->vals[i];
-		TupleDesc	d = SPI_tuptable->tupdesc;
-		bool		isnull;
-
-		s[i].code = SPI_getvalue(t, d, 1);
-		s[i].time_zone = DatumGetTextPCopy(SPI_getbinval(t, d, 2, &isnull));
-		s[i].send_from = DatumGetTimeADT(SPI_getbinval(t, d, 3, &isnull));
-		s[i].send_until = DatumGetTimeADT(SPI_getbinval(t, d, 4, &isnull));
+		s[i].code = TextDatumGetCString(result(i, 1));
+		s[i].time_zone = DatumGetTextPCopy(result(i, 2));
+		s[i].send_from = DatumGetTimeADT(result(i, 3));
+		s[i].send_until = DatumGetTimeADT(result(i, 4));
 	}
 	qsort(s, *n, sizeof(Salon), salon_order);
 	return s;
