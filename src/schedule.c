@@ -814,6 +814,8 @@ decide_subscriber(LoadVisit *v, int n, Rules *rules, Probes *pr, Losers *losers)
 /*
  * By key: "s.id = ANY" leaves the planner only session_pkey, whatever it
  * thinks of the join (a hash over every session, once it has statistics).
+ * The state is tested again: a session that nps.run_due() started since the
+ * probe saw it pending is left alone (READ COMMITTED rechecks the new row).
  */
 static void
 cancel_losers(Losers *l)
@@ -827,7 +829,8 @@ cancel_losers(Losers *l)
 	arg[1] = PointerGetDatum(construct_array(l->newest, l->n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 	if (SPI_execute_with_args("UPDATE nps.session s SET state = 'cancelled',"
 							  " state_reason = 'superseded: visit ' || k.newest, updated_at = now()"
-							  " FROM unnest($1, $2) AS k(id, newest) WHERE s.id = k.id AND s.id = ANY ($1)",
+							  " FROM unnest($1, $2) AS k(id, newest) WHERE s.id = k.id AND s.id = ANY ($1)"
+							  " AND s.state IN ('scheduled', 'deferred')",
 							  2, argtype, arg, NULL, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "cancelling superseded sessions failed");
 }
