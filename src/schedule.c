@@ -368,6 +368,14 @@ load_salons(LoadVisit *v, int nv, int *n)
 		if (i == 0 || strcmp(seen[i], seen[i - 1]) != 0)
 			codes[ncodes++] = CStringGetTextDatum(seen[i]);
 	arg = PointerGetDatum(construct_array(codes, ncodes, TEXTOID, -1, false, TYPALIGN_INT));
+	/* a salon hidden by a policy would fail the load: refuse it clearly */
+	for (int r = 0; r < 2; r++)
+	{
+		Relation	rel = table_open(nps_relation(r == 0 ? "salon" : "region"), AccessShareLock);
+
+		require_access(rel, ACL_SELECT);
+		table_close(rel, NoLock);
+	}
 	if (SPI_execute_with_args("SELECT sa.code, r.time_zone, r.send_from, r.send_until"
 							  " FROM nps.salon sa JOIN nps.region r ON r.code = sa.region_code"
 							  " WHERE sa.code = ANY ($1)",
@@ -402,8 +410,9 @@ read_load(TriggerData *td, Survey *surveys, int nsurveys, int *n)
 				a_salon = column_of(rel, "salon_code"),
 				a_at = column_of(rel, "occurred_at"),
 				a_channel = column_of(rel, "channel");
-	int			size = 1024;
-	LoadVisit  *v = palloc(sizeof(LoadVisit) * size);
+	Size		size = 1024;
+	/* huge: a load of more than 15 million visits outgrows 1 GB */
+	LoadVisit  *v = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(LoadVisit) * size);
 	int			ptr;
 
 	*n = 0;
@@ -421,9 +430,12 @@ read_load(TriggerData *td, Survey *surveys, int nsurveys, int *n)
 			if (strcmp(surveys[s].channel, channel) == 0)
 				break;
 		if (s == nsurveys)
+		{
+			pfree(channel);
 			continue;
+		}
 		if (*n == size)
-			v = repalloc(v, sizeof(LoadVisit) * (size *= 2));
+			v = repalloc_huge(v, sizeof(LoadVisit) * (size *= 2));
 		v[*n].id = DatumGetInt64(slot_getattr(slot, a_id, &isnull));
 		v[*n].msisdn = text_value(slot, a_msisdn);
 		v[*n].salon = text_value(slot, a_salon);
