@@ -71,15 +71,21 @@
 
 PG_FUNCTION_INFO_V1(nps_schedule_visits);
 
+typedef struct Survey
+{
+	char	   *channel;
+	int32		id;
+	Interval   *delay;
+} Survey;
+
 /* A visit of the load that has an active survey: it gets a session. */
 typedef struct LoadVisit
 {
 	int64		id;
 	char	   *msisdn;
 	char	   *salon;
-	char	   *channel;
 	TimestampTz occurred_at;
-	int32		survey_id;
+	Survey	   *survey;			/* the active survey of its channel */
 	TimestampTz due_at;
 	const char *reason;			/* refusal, NULL if none */
 	int64		lost_to;		/* superseded by this visit, 0 if not */
@@ -102,13 +108,6 @@ typedef struct Contender
 	int64		session_id;		/* pending session of an earlier load, or 0 */
 	LoadVisit  *load;			/* or this load's visit */
 } Contender;
-
-typedef struct Survey
-{
-	char	   *channel;
-	int32		id;
-	Interval   *delay;
-} Survey;
 
 typedef struct Salon
 {
@@ -429,19 +428,16 @@ read_load(TriggerData *td, Survey *surveys, int nsurveys, int *n)
 		for (s = 0; s < nsurveys; s++)
 			if (strcmp(surveys[s].channel, channel) == 0)
 				break;
+		pfree(channel);
 		if (s == nsurveys)
-		{
-			pfree(channel);
 			continue;
-		}
 		if (*n == size)
 			v = repalloc_huge(v, sizeof(LoadVisit) * (size *= 2));
 		v[*n].id = DatumGetInt64(slot_getattr(slot, a_id, &isnull));
 		v[*n].msisdn = text_value(slot, a_msisdn);
 		v[*n].salon = text_value(slot, a_salon);
-		v[*n].channel = channel;
 		v[*n].occurred_at = DatumGetTimestampTz(slot_getattr(slot, a_at, &isnull));
-		v[*n].survey_id = surveys[s].id;
+		v[*n].survey = &surveys[s];
 		v[*n].reason = NULL;
 		v[*n].lost_to = 0;
 		(*n)++;
@@ -534,7 +530,7 @@ writer_add(SessionWriter *w, LoadVisit *v)
 	if (w->direct)
 		MemoryContextSwitchTo(GetPerTupleMemoryContext(w->estate));
 	value[0] = Int64GetDatum(v->id);
-	value[1] = Int32GetDatum(v->survey_id);
+	value[1] = Int32GetDatum(v->survey->id);
 	value[2] = CStringGetTextDatum(v->msisdn);
 	value[3] = TimestampTzGetDatum(v->due_at);
 	value[4] = CStringGetTextDatum(scheduled ? "scheduled" : "cancelled");
@@ -887,15 +883,11 @@ nps_schedule_visits(PG_FUNCTION_ARGS)
 	{
 		Salon		key = {.code = v[i].salon};
 		Salon	   *s = bsearch(&key, salons, nsalons, sizeof(Salon), salon_order);
-		Interval   *delay = NULL;
 
 		/* the visit's foreign key vouches for its salon, and region's */
 		if (s == NULL)
 			elog(ERROR, "salon \"%s\" of visit " INT64_FORMAT " not found", v[i].salon, v[i].id);
-		for (int k = 0; k < nsurveys; k++)
-			if (surveys[k].id == v[i].survey_id)
-				delay = surveys[k].delay;
-		v[i].due_at = send_time_at(&zones, CurrentMemoryContext, v[i].occurred_at, delay,
+		v[i].due_at = send_time_at(&zones, CurrentMemoryContext, v[i].occurred_at, v[i].survey->delay,
 								   s->time_zone, s->send_from, s->send_until);
 	}
 
