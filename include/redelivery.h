@@ -15,6 +15,7 @@ extern void redelivery_bound(TimestampTz now);
 extern void redelivery_add_candidate(int64 inbox_id, TimestampTz lost_at);
 extern bool redelivery_in_doubt(void);
 extern bool redelivery_candidates(Datum *ids, Datum *lost_at);
+extern bool redelivery_held(Datum *ids);
 extern bool redelivery_may_send(uint32 claim_seq);
 
 #endif							/* NPS_REDELIVERY_H */

@@ -48,7 +48,10 @@ static reasm *reasms;
 static int	n_reasm;
 static unsigned next_mo_ref;
 
-/* Deliveries in flight on c go back to be sent again */
+/*
+ * Deliveries in flight on c go back to be sent again, after --requeue-ms: a
+ * real SMSC retries on its own schedule, not necessarily at the next bind.
+ */
 void
 requeue_inflight(conn *c)
 {
@@ -63,7 +66,7 @@ requeue_inflight(conn *c)
 			dhash_take(&inflight_hash, d->conn_id, d->seq);
 			dl_remove(&inflight, d);
 			c->inflight--;
-			d->due_ms = now;
+			d->due_ms = now + opt.requeue_ms;
 			dh_push(&timers, d);
 		}
 		d = next;

@@ -57,6 +57,7 @@ typedef struct options
 	int			receipt_delay_set;
 	int			deliver_timeout_ms;
 	int			redeliver_ms;
+	int			requeue_ms;		/* pause before what a lost connection had in flight */
 	int			enquire_ms;
 	int			window;
 	int			sink;

@@ -263,6 +263,8 @@ usage(FILE *f)
 			"  --receipt-delay-ms N  delay before a receipt (default 200; --sink: 0)\n"
 			"  --deliver-timeout-ms N  deliver_sm_resp wait before redelivery (10000)\n"
 			"  --redeliver-ms N      pause before sending a refused deliver_sm again (2000)\n"
+			"  --requeue-ms N        pause before delivering again what a lost connection\n"
+			"                        had in flight (default 0: at the next bind)\n"
 			"  --enquire-ms N        enquire_link interval, 0 = never (30000)\n"
 			"  --window N            deliver_sm in flight per session (100)\n"
 			"  --sink                benchmark: no subscriber replies, receipts at once\n"
@@ -317,7 +319,7 @@ parse_options(int argc, char **argv)
 	enum
 	{
 		O_PORT = 256, O_CONTROL, O_SYSID, O_PASSWORD, O_IDFMT, O_RDELAY,
-		O_DTIMEOUT, O_REDELIVER, O_ENQUIRE, O_WINDOW, O_SINK, O_LOG,
+		O_DTIMEOUT, O_REDELIVER, O_REQUEUE, O_ENQUIRE, O_WINDOW, O_SINK, O_LOG,
 		O_VERBOSE, O_SEED, O_RRATE, O_RMIN, O_RMAX, O_SCORES, O_ALARM,
 		O_STOP, O_GARBAGE, O_MOCONCAT, O_UNDELIV, O_HELP
 	};
@@ -330,6 +332,7 @@ parse_options(int argc, char **argv)
 		{"receipt-delay-ms", required_argument, NULL, O_RDELAY},
 		{"deliver-timeout-ms", required_argument, NULL, O_DTIMEOUT},
 		{"redeliver-ms", required_argument, NULL, O_REDELIVER},
+		{"requeue-ms", required_argument, NULL, O_REQUEUE},
 		{"enquire-ms", required_argument, NULL, O_ENQUIRE},
 		{"window", required_argument, NULL, O_WINDOW},
 		{"sink", no_argument, NULL, O_SINK},
@@ -384,6 +387,9 @@ parse_options(int argc, char **argv)
 				break;
 			case O_REDELIVER:
 				bad |= parse_int(a, 0, &opt.redeliver_ms) < 0;
+				break;
+			case O_REQUEUE:
+				bad |= parse_int(a, 0, &opt.requeue_ms) < 0;
 				break;
 			case O_ENQUIRE:
 				bad |= parse_int(a, 0, &opt.enquire_ms) < 0;

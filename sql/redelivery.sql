@@ -146,3 +146,18 @@ WHERE id = (SELECT min(id) + 1 FROM nps.outbox);
 SELECT msisdn, status FROM nps.inbox
 WHERE id = ANY (nps.smsc_redelivery_candidates('a', '2026-03-25 12:01:30+03')) ORDER BY id;
 SELECT nps.smsc_redelivery_candidates('a', '2026-03-25 11:00+03') AS before_any;
+
+-- 6. While a reply may still come again, its subscriber's next message
+-- waits (schema/0.6.0/10_redelivery_hold.sql): sent afresh after the loss,
+-- it would make the redelivery look like a genuine answer to it.  "9" is
+-- stored, the connection is lost before question 2 was claimed; another
+-- subscriber's message goes meanwhile.
+SELECT pg_temp.start('79000000004');
+SELECT pg_temp.send_all() > 0 AS q1_sent;
+SELECT (regexp_match(pg_temp.reply('79000000004', '9'), '\d+'))[1] AS nine \gset
+SELECT clock_timestamp() AS lost \gset
+SELECT pg_temp.start('79000000005');
+SELECT msisdn, left(body, 20) AS body FROM nps.smsc_claim('a', 100, 0, ARRAY[:nine]::bigint[]);
+-- The redelivery comes: a duplicate; the question is free to go.
+SELECT pg_temp.reply('79000000004', '9', ARRAY[:nine]::bigint[], :'lost') ~ '^duplicate' AS redelivered;
+SELECT msisdn, left(body, 20) AS body FROM nps.smsc_claim('a', 100, 0, ARRAY[:nine]::bigint[]);

@@ -22,6 +22,7 @@
 #include "utils/timestamp.h"
 
 #include "nps_worker.h"
+#include "redelivery.h"
 
 static SPIPlanPtr plan_claim = NULL;
 static SPIPlanPtr plan_submitted = NULL;
@@ -103,13 +104,13 @@ store_load_config(const char *name)
 	c->reconnect_max_ms = interval_ms(SPI_getbinval(t, d, 17, &isnull));
 
 	{
-		Oid			claim[] = {TEXTOID, INT4OID, INT8OID};
+		Oid			claim[] = {TEXTOID, INT4OID, INT8OID, INT8ARRAYOID};
 		Oid			submitted[] = {TEXTOID, INT8ARRAYOID, INT2ARRAYOID, TEXTARRAYOID,
 			INT8ARRAYOID, INT2ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID};
 		Oid			failed[] = {TEXTOID, INT8ARRAYOID, INT4ARRAYOID, TEXTARRAYOID};
 		Oid			requeue[] = {TEXTOID, INT8ARRAYOID};
 
-		plan_claim = prepare("SELECT id, msisdn, source_addr, body FROM nps.smsc_claim($1, $2, $3)", 3, claim);
+		plan_claim = prepare("SELECT id, msisdn, source_addr, body FROM nps.smsc_claim($1, $2, $3, $4)", 4, claim);
 		plan_submitted = prepare("SELECT nps.smsc_submitted($1, $2, $3, $4, $5, $6, $7, true, $8, $9)",
 								 9, submitted);
 		plan_failed = prepare("SELECT nps.smsc_failed($1, $2, $3, $4)", 4, failed);
@@ -302,14 +303,21 @@ record_requeue(Datum name)
  * already claimed until vacuum, so scanning from the start each time costs
  * more and more; the worker starts after the last id it claimed, and scans
  * from the start again (W->claim_after = 0) when that finds too little, when
- * it put rows back itself, and on the periodic poll.
+ * it put rows back itself, and on the periodic poll.  While replies may be
+ * redelivered, their subscribers' messages wait (schema/0.6.0/
+ * 10_redelivery_hold.sql).
  */
 static void
 claim(Datum name, int limit)
 {
 	int64		after = W->claim_after;
-	Datum		values[3] = {name, Int32GetDatum(limit), Int64GetDatum(after)};
-	int			rc = SPI_execute_plan(plan_claim, values, NULL, false, limit);
+	Datum		values[4] = {name, Int32GetDatum(limit), Int64GetDatum(after), (Datum) 0};
+	char		nulls[4] = {' ', ' ', ' ', 'n'};
+	int			rc;
+
+	if (redelivery_held(&values[3]))
+		nulls[3] = ' ';
+	rc = SPI_execute_plan(plan_claim, values, nulls, false, limit);
 
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "could not claim outbox rows: %s", SPI_result_code_string(rc));

@@ -33,7 +33,12 @@
  * are used up (schema/0.3.0/10_redelivery.sql), so the list stays whole.
  * At start-up the candidates come from nps.smsc_redelivery_candidates()
  * (inbox_store.c).  Candidates are offered for a minute after the next bind:
- * an SMSC redelivers what it had in flight as soon as it can.
+ * an SMSC redelivers what it had in flight as soon as it can.  For the first
+ * seconds of it nothing is claimed for a candidate's subscriber and short
+ * code until its redelivery has come (redelivery_held): a message first sent
+ * after the loss is news to the subscriber, so a redelivery that arrived
+ * after one would be taken for a genuine answer to it.  Most candidates are
+ * never redelivered (the SMSC had read the resp), so the hold is short.
  */
 #include "postgres.h"
 
@@ -46,6 +51,7 @@
 #include "redelivery.h"
 
 #define DOUBT_MS	60000		/* candidates offered after a bind */
+#define HOLD_MS		5000		/* their subscribers' next messages held */
 #define BARRIER_MS	200			/* unconfirmed this long: enquire_link */
 
 /* A reply stored on a connection, its deliver_sm_resp not known read */
@@ -72,6 +78,7 @@ static Candidate *candidates;
 static int	n_candidates;
 static int	cap_candidates;
 static TimestampTz doubt_until; /* 0: not bound since the candidates came */
+static TimestampTz hold_until;	/* likewise */
 
 static void *
 grow(void *array, int *cap, int need, Size elem)
@@ -173,13 +180,14 @@ redelivery_connection_lost(void)
 			redelivery_add_candidate(unconfirmed[i][k].inbox_id, now);
 		n_unconfirmed[i] = 0;
 	}
-	doubt_until = 0;
+	doubt_until = hold_until = 0;
 }
 
 void
 redelivery_bound(TimestampTz now)
 {
 	doubt_until = TimestampTzPlusMilliseconds(now, DOUBT_MS);
+	hold_until = TimestampTzPlusMilliseconds(now, HOLD_MS);
 }
 
 /* Whether a reply arriving now may be the redelivery of a stored one. */
@@ -192,8 +200,21 @@ redelivery_in_doubt(void)
 }
 
 /*
+ * The candidates whose subscribers' messages still wait (nps.smsc_claim's
+ * p_hold), as for redelivery_candidates; false when none wait.
+ */
+bool
+redelivery_held(Datum *ids)
+{
+	if (hold_until != 0 && GetCurrentTimestamp() >= hold_until)
+		return false;
+	return redelivery_candidates(ids, NULL);
+}
+
+/*
  * The candidates as arrays for nps.receive_from_smsc (bigint[] ids and
- * timestamptz[] loss times); false when there are none to offer.
+ * timestamptz[] loss times; lost_at may be NULL: nps.smsc_claim takes the
+ * ids only); false when there are none to offer.
  */
 bool
 redelivery_candidates(Datum *ids, Datum *lost_at)
@@ -211,7 +232,8 @@ redelivery_candidates(Datum *ids, Datum *lost_at)
 		at_d[k] = TimestampTzGetDatum(candidates[k].lost_at);
 	}
 	*ids = PointerGetDatum(construct_array(id_d, n_candidates, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	*lost_at = PointerGetDatum(construct_array(at_d, n_candidates, TIMESTAMPTZOID, 8, FLOAT8PASSBYVAL,
-											   TYPALIGN_DOUBLE));
+	if (lost_at != NULL)
+		*lost_at = PointerGetDatum(construct_array(at_d, n_candidates, TIMESTAMPTZOID, 8, FLOAT8PASSBYVAL,
+												   TYPALIGN_DOUBLE));
 	return true;
 }

@@ -174,9 +174,22 @@ sub count
 	# (a lost reply also leaves its session unfinished: questions lost)
 	$r{replies_lost} = $r{mo} > $r{inbox} ? $r{mo} - $r{inbox} : 0;
 	$r{replies_twice} = $r{replies} > $r{mo} ? $r{replies} - $r{mo} : 0;
+	# what a failure needs to be understood: the round's repeated texts, and
+	# what went to those subscribers, in order
+	$r{twice_detail} = _one($node, "WITH rep AS (SELECT msisdn, short_code FROM nps.inbox WHERE id > $m->{inbox} "
+		  . "GROUP BY msisdn, short_code, body HAVING count(*) > 1) "
+		  . "SELECT string_agg(line, E'\n' ORDER BY msisdn, at) FROM ("
+		  . "SELECT i.msisdn, i.stored_at AS at, concat_ws(' ', 'inbox', i.id, i.msisdn, i.short_code, quote_literal(i.body), "
+		  . "i.status, i.reason, 'received', i.received_at, 'stored', i.stored_at) AS line "
+		  . "FROM nps.inbox i JOIN rep USING (msisdn, short_code) WHERE i.id > $m->{inbox} UNION ALL "
+		  . "SELECT o.msisdn, o.queued_at, concat_ws(' ', 'outbox', o.id, o.msisdn, o.source_addr, o.state, 'attempts', o.attempts, "
+		  . "'queued', o.queued_at, 'sent', o.sent_at, 'submitted', o.submitted_at) "
+		  . "FROM nps.outbox o JOIN rep ON rep.msisdn = o.msisdn AND rep.short_code = o.source_addr "
+		  . "WHERE o.id > $m->{outbox}) x");
 	$r{late} = _one($node, "SELECT count(*) FROM nps.inbox WHERE id > $m->{inbox} AND status <> 'answered'");
 	$r{worker_dups} = _one($node, 'SELECT duplicates FROM nps.smsc_status');
 	$r{redeliveries} = $d{redeliveries};
+	$r{deliver_timeouts} = $d{deliver_timeouts};
 	$r{sim_duplicates} = $d{duplicates};
 	$r{mo_acked} = $d{mo_acked};
 	$r{mo_sent} = $d{mo_sent};
@@ -206,12 +219,14 @@ sub check
 		  . "redeliveries stored as duplicates $r->{inbox_dups}, inbox rows not answers: $r->{late})");
 	cmp_ok($r->{sim_duplicates}, '<=', $o{max_dups} // 0,
 		"$name: messages sent twice $r->{sim_duplicates} <= " . ($o{max_dups} // 0) . " (parts $r->{dups})");
+	diag("replies stored twice, the rows of their subscribers:\n$r->{twice_detail}") if $r->{replies_twice} > 0;
 	$b->todo_end if $o{known};
 	diag(sprintf('%-16s sessions %d completed %d messages %d replies %d | questions lost %d, replies lost %d, '
-		  . 'replies stored twice %d, sent twice %d messages (%d parts), sim redeliveries %d, duplicates stored %d',
+		  . 'replies stored twice %d, sent twice %d messages (%d parts), sim redeliveries %d '
+		  . '(%d after a deliver_sm_resp timeout), duplicates stored %d',
 		$name, $r->{started}, $r->{completed}, $r->{questions}, $r->{replies}, $r->{questions_lost},
 		$r->{replies_lost}, $r->{replies_twice}, $r->{sim_duplicates}, $r->{dups}, $r->{redeliveries},
-		$r->{inbox_dups}));
+		$r->{deliver_timeouts}, $r->{inbox_dups}));
 }
 
 1;

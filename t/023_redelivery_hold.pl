@@ -1,0 +1,77 @@
+# A reply whose deliver_sm_resp the SMSC never read comes again after a
+# crash, on the SMSC's own schedule (here 3 s after the connection went).
+# Its subscriber's next question, queued with the reply but not yet claimed
+# when PostgreSQL stopped, must not go out first: sent afresh after the
+# loss, it would make the redelivery look like a genuine answer to it, and
+# the "9" to question 1 would be stored as the answer to question 2.  The
+# worker claims nothing for that subscriber until the redelivery has come
+# (schema/0.6.0/10_redelivery_hold.sql).
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use NpsTest;
+
+my $sim = NpsTest::Sim->start('--reply-rate', '0', '--receipt-delay-ms', '20', '--requeue-ms', '3000');
+my $node = NpsTest::node('redelivery_hold', 'restart_after_crash = on');
+my $msisdn = '79000000001';
+# While "slow" holds a row: storing a reply takes half a second (time to
+# stop the simulator reading before its resp goes out), and a queued message
+# may be claimed only 2 s later (it is still queued when the server stops).
+$node->safe_psql('postgres', qq{
+	SELECT nps.generate_network(2026, p_dealers => 1, p_salons => 1);
+	UPDATE nps.region SET send_from = '00:00', send_until = '23:59:59';
+	INSERT INTO nps.visit (msisdn, salon_code, occurred_at, external_ref)
+	SELECT '$msisdn', code, now() - interval '25 days', 'v1' FROM nps.salon LIMIT 1;
+	CREATE TABLE slow ();
+	CREATE FUNCTION slow_store() RETURNS trigger LANGUAGE plpgsql AS \$\$
+	BEGIN PERFORM pg_sleep(0.5) FROM slow; RETURN NULL; END \$\$;
+	CREATE TRIGGER slow_store AFTER INSERT ON nps.inbox FOR EACH STATEMENT EXECUTE FUNCTION slow_store();
+	CREATE FUNCTION later() RETURNS trigger LANGUAGE plpgsql AS \$\$
+	BEGIN
+	    IF EXISTS (SELECT FROM slow) THEN NEW.not_before := now() + interval '2 s'; END IF;
+	    RETURN NEW;
+	END \$\$;
+	CREATE TRIGGER later BEFORE INSERT ON nps.outbox FOR EACH ROW EXECUTE FUNCTION later();
+});
+NpsTest::add_bind($node, 'sim', $sim->port);
+ok(NpsTest::wait_for($node, "SELECT state = 'bound' FROM nps.smsc_status", 20), 'bound');
+$node->safe_psql('postgres', 'SELECT nps.run_due()');
+ok(NpsTest::wait_for($node, "SELECT count(*) = 1 FROM nps.outbox WHERE state IN ('submitted', 'delivered')", 20),
+	'question 1 accepted');
+my $code = $node->safe_psql('postgres', 'SELECT source_addr FROM nps.outbox');
+
+# "9" arrives; the SMSC stops reading before its resp; PostgreSQL stops
+# (immediate) once the reply is stored, question 2 still queued.
+$node->safe_psql('postgres', 'INSERT INTO slow DEFAULT VALUES');
+like($sim->control("mo $msisdn $code 9"), qr/^ok/, 'the subscriber answers 9');
+$sim->control('hang on');
+ok(NpsTest::wait_for($node, "SELECT count(*) = 1 FROM nps.inbox", 20), 'the reply is stored');
+$node->safe_psql('postgres', 'DELETE FROM slow');
+is($node->safe_psql('postgres', "SELECT state FROM nps.outbox WHERE question_no = 2"), 'queued',
+	'question 2 is queued, not claimed');
+my $nine = $node->safe_psql('postgres', 'SELECT id FROM nps.inbox');
+$node->stop('immediate');
+like($sim->control('drop'), qr/^ok dropped 1/, 'the SMSC drops the connection without reading the resp');
+$sim->control('hang off');
+$node->start;
+
+ok(NpsTest::wait_for($node, "SELECT count(*) = 2 FROM nps.inbox", 30), 'the reply came again');
+ok(NpsTest::wait_for($node, "SELECT count(*) = 1 FROM nps.outbox WHERE question_no = 2 AND state IN ('submitted', 'delivered')", 30),
+	'question 2 accepted');
+my %s = $sim->stats;
+cmp_ok($s{redeliveries}, '>=', 1, "the simulator delivered the reply again ($s{redeliveries} redeliveries)");
+is($node->safe_psql('postgres', "SELECT status || ' ' || reason FROM nps.inbox WHERE id <> $nine"),
+	"duplicate redelivery of reply $nine", 'the redelivery is stored as the duplicate of the reply');
+is($node->safe_psql('postgres', 'SELECT string_agg(question_no::text, \',\') FROM nps.answer'), '1',
+	'question 1 answered, question 2 not');
+is($node->safe_psql('postgres', "SELECT o.submitted_at > i.stored_at FROM nps.outbox o, nps.inbox i "
+		  . "WHERE o.question_no = 2 AND i.id <> $nine"), 't',
+	'question 2 went out after the redelivery was stored');
+is($node->safe_psql('postgres', 'SELECT state || coalesce(question_no::text, \'\') FROM nps.session'), 'active2',
+	'the session waits for the answer to question 2');
+
+$node->stop;
+$sim->stop;
+done_testing();
