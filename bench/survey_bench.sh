@@ -16,7 +16,9 @@
 #      transaction through nps.receive (pgbench, one client, ONE_TX replies)
 #      vs one plain INSERT per transaction.
 # PROFILE=1 adds pg_stat_statements (track = all) and prints where the time
-# went (it slows the runs down a little).
+# went (it slows the runs down a little).  For experiments on the schema:
+# PREP='SQL' runs after CREATE EXTENSION in part 1 (e.g. an index replaced),
+# SHARED_BUFFERS (default 512MB) sizes the cluster's buffer pool.
 #   bench/survey_bench.sh            VISITS=200000 bench/survey_bench.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,7 +40,7 @@ chown postgres: "$NPS_WORK"/survey_*.sql
 # The extra settings go in through a file: a pipeline would start the
 # cluster in a subshell and lose the PGHOST/NPS_PGDATA it exports.
 {
-    echo "shared_buffers = 512MB"
+    echo "shared_buffers = ${SHARED_BUFFERS:-512MB}"
     echo "max_wal_size = 4GB"
     echo "nps.enabled = off"
     if [ -n "${PROFILE:-}" ]; then
@@ -62,7 +64,7 @@ echo "== machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 SCHEDULE_BATCH=${SCHEDULE_BATCH:-10000}
 echo "== 1. scheduling $VISITS visits in batches of $SCHEDULE_BATCH"
 echo "   (${NPS_VERSION:+NPS_VERSION=$NPS_VERSION }VISITS=$VISITS SCHEDULE_BATCH=$SCHEDULE_BATCH bench/survey_bench.sh)"
-psql_ -v visits="$VISITS" -v batch="$SCHEDULE_BATCH" -v profile="${PROFILE:-}" \
+psql_ -v visits="$VISITS" -v batch="$SCHEDULE_BATCH" -v profile="${PROFILE:-}" ${PREP:+-v prep="$PREP"} \
       ${NPS_VERSION:+-v version="$NPS_VERSION"} -f "$NPS_WORK/survey_schedule.sql"
 if [ -n "${SCHEDULE_ONLY:-}" ]; then
     echo "== load at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -27,6 +27,10 @@ CREATE EXTENSION nps CASCADE;
 \endif
 SELECT extversion AS nps_version FROM pg_extension WHERE extname = 'nps';
 SELECT nps.generate_network(42) AS network;
+-- -v prep='SQL' (bench/survey_bench.sh PREP=...): a schema change to measure.
+\if :{?prep}
+:prep
+\endif
 
 -- The visits are generated once (without sessions) and copied aside, so
 -- every run inserts exactly the same rows and the generator's cost is not
