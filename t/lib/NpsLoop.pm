@@ -101,6 +101,20 @@ sub settle
 	return 0;
 }
 
+# The round's inbox and outbox rows of the subscribers $who (a query
+# returning msisdn), in time order, one line each.
+sub _rows_of
+{
+	my ($node, $m, $who) = @_;
+	return _one($node, "WITH who AS ($who) SELECT string_agg(line, E'\\n' ORDER BY msisdn, at) FROM ("
+		  . "SELECT i.msisdn, i.stored_at AS at, concat_ws(' ', 'inbox', i.id, i.msisdn, i.short_code, "
+		  . "quote_literal(i.body), i.status, i.reason, 'received', i.received_at, 'stored', i.stored_at) AS line "
+		  . "FROM nps.inbox i WHERE i.id > $m->{inbox} AND i.msisdn IN (SELECT msisdn FROM who) UNION ALL "
+		  . "SELECT o.msisdn, o.queued_at, concat_ws(' ', 'outbox', o.id, o.msisdn, o.source_addr, o.state, "
+		  . "'attempts', o.attempts, 'queued', o.queued_at, 'sent', o.sent_at, 'submitted', o.submitted_at) "
+		  . "FROM nps.outbox o WHERE o.id > $m->{outbox} AND o.msisdn IN (SELECT msisdn FROM who)) x");
+}
+
 # Loads visits, starts them, runs the fault, settles and counts.
 sub round
 {
@@ -174,18 +188,11 @@ sub count
 	# (a lost reply also leaves its session unfinished: questions lost)
 	$r{replies_lost} = $r{mo} > $r{inbox} ? $r{mo} - $r{inbox} : 0;
 	$r{replies_twice} = $r{replies} > $r{mo} ? $r{replies} - $r{mo} : 0;
-	# what a failure needs to be understood: the round's repeated texts, and
-	# what went to those subscribers, in order
-	$r{twice_detail} = _one($node, "WITH rep AS (SELECT msisdn, short_code FROM nps.inbox WHERE id > $m->{inbox} "
-		  . "GROUP BY msisdn, short_code, body HAVING count(*) > 1) "
-		  . "SELECT string_agg(line, E'\n' ORDER BY msisdn, at) FROM ("
-		  . "SELECT i.msisdn, i.stored_at AS at, concat_ws(' ', 'inbox', i.id, i.msisdn, i.short_code, quote_literal(i.body), "
-		  . "i.status, i.reason, 'received', i.received_at, 'stored', i.stored_at) AS line "
-		  . "FROM nps.inbox i JOIN rep USING (msisdn, short_code) WHERE i.id > $m->{inbox} UNION ALL "
-		  . "SELECT o.msisdn, o.queued_at, concat_ws(' ', 'outbox', o.id, o.msisdn, o.source_addr, o.state, 'attempts', o.attempts, "
-		  . "'queued', o.queued_at, 'sent', o.sent_at, 'submitted', o.submitted_at) "
-		  . "FROM nps.outbox o JOIN rep ON rep.msisdn = o.msisdn AND rep.short_code = o.source_addr "
-		  . "WHERE o.id > $m->{outbox}) x");
+	# what a failure needs to be understood: the rows of the subscribers concerned
+	$r{twice_detail} = _rows_of($node, $m, "SELECT msisdn FROM nps.inbox WHERE id > $m->{inbox} "
+		  . "GROUP BY msisdn, short_code, body HAVING count(*) > 1");
+	$r{stuck_detail} = _rows_of($node, $m, "SELECT msisdn FROM nps.session WHERE id > $m->{session} "
+		  . "AND state NOT IN ('completed', 'cancelled')");
 	$r{late} = _one($node, "SELECT count(*) FROM nps.inbox WHERE id > $m->{inbox} AND status <> 'answered'");
 	$r{worker_dups} = _one($node, 'SELECT duplicates FROM nps.smsc_status');
 	$r{redeliveries} = $d{redeliveries};
@@ -220,6 +227,7 @@ sub check
 	cmp_ok($r->{sim_duplicates}, '<=', $o{max_dups} // 0,
 		"$name: messages sent twice $r->{sim_duplicates} <= " . ($o{max_dups} // 0) . " (parts $r->{dups})");
 	diag("replies stored twice, the rows of their subscribers:\n$r->{twice_detail}") if $r->{replies_twice} > 0;
+	diag("sessions unfinished, the rows of their subscribers:\n$r->{stuck_detail}") if $r->{stuck} > 0;
 	$b->todo_end if $o{known};
 	diag(sprintf('%-16s sessions %d completed %d messages %d replies %d | questions lost %d, replies lost %d, '
 		  . 'replies stored twice %d, sent twice %d messages (%d parts), sim redeliveries %d '
