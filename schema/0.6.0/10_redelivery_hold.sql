@@ -15,7 +15,8 @@
 -- nothing more.  Most candidates never come again (the SMSC had read the
 -- resp), so the hold is short (src/redelivery.c).  The subscriber's later
 -- messages wait behind the held one, as the claim always keeps a
--- subscriber's messages in order.
+-- subscriber's messages in order.  The candidates are the bind's own, as
+-- in nps.receive_from_smsc: another bind's claim holds nothing.
 DROP FUNCTION nps.smsc_claim(text, integer, bigint);
 CREATE FUNCTION nps.smsc_claim(p_smsc text, p_limit integer, p_after bigint DEFAULT 0,
                                p_hold bigint[] DEFAULT NULL)
