@@ -219,21 +219,19 @@ redelivery_held(Datum *ids)
 bool
 redelivery_candidates(Datum *ids, Datum *lost_at)
 {
-	Datum	   *id_d;
-	Datum	   *at_d;
+	Datum	   *d;
 
 	if (!redelivery_in_doubt())
 		return false;
-	id_d = palloc(sizeof(Datum) * n_candidates);
-	at_d = palloc(sizeof(Datum) * n_candidates);
+	d = palloc(sizeof(Datum) * n_candidates);
 	for (int k = 0; k < n_candidates; k++)
-	{
-		id_d[k] = Int64GetDatum(candidates[k].inbox_id);
-		at_d[k] = TimestampTzGetDatum(candidates[k].lost_at);
-	}
-	*ids = PointerGetDatum(construct_array(id_d, n_candidates, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	if (lost_at != NULL)
-		*lost_at = PointerGetDatum(construct_array(at_d, n_candidates, TIMESTAMPTZOID, 8, FLOAT8PASSBYVAL,
-												   TYPALIGN_DOUBLE));
+		d[k] = Int64GetDatum(candidates[k].inbox_id);
+	*ids = PointerGetDatum(construct_array(d, n_candidates, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	if (lost_at == NULL)
+		return true;
+	for (int k = 0; k < n_candidates; k++)
+		d[k] = TimestampTzGetDatum(candidates[k].lost_at);
+	*lost_at = PointerGetDatum(construct_array(d, n_candidates, TIMESTAMPTZOID, 8, FLOAT8PASSBYVAL,
+											   TYPALIGN_DOUBLE));
 	return true;
 }

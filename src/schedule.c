@@ -178,6 +178,16 @@ require_access(Relation rel, AclMode mode)
 				 errhint("Grant the loading role BYPASSRLS, or disable row level security on the table.")));
 }
 
+/* require_access for a table read through SPI only */
+static void
+require_readable(const char *name)
+{
+	Relation	rel = table_open(nps_relation(name), AccessShareLock);
+
+	require_access(rel, ACL_SELECT);
+	table_close(rel, NoLock);
+}
+
 static AttrNumber
 column_of(Relation rel, const char *name)
 {
@@ -368,13 +378,8 @@ load_salons(LoadVisit *v, int nv, int *n)
 			codes[ncodes++] = CStringGetTextDatum(seen[i]);
 	arg = PointerGetDatum(construct_array(codes, ncodes, TEXTOID, -1, false, TYPALIGN_INT));
 	/* a salon hidden by a policy would fail the load: refuse it clearly */
-	for (int r = 0; r < 2; r++)
-	{
-		Relation	rel = table_open(nps_relation(r == 0 ? "salon" : "region"), AccessShareLock);
-
-		require_access(rel, ACL_SELECT);
-		table_close(rel, NoLock);
-	}
+	require_readable("salon");
+	require_readable("region");
 	if (SPI_execute_with_args("SELECT sa.code, r.time_zone, r.send_from, r.send_until"
 							  " FROM nps.salon sa JOIN nps.region r ON r.code = sa.region_code"
 							  " WHERE sa.code = ANY ($1)",
