@@ -91,6 +91,17 @@ INSERT INTO nps.visit (msisdn, salon_code, occurred_at, external_ref) VALUES
 -- A visit loaded late, older than the subscriber's pending one, loses.
 INSERT INTO nps.visit (msisdn, salon_code, occurred_at, external_ref)
     VALUES ('79000000022', 'S-MOW', '2026-03-05 12:00+03', 'c-older-loaded-late');
+-- Within one load the older visits are cancelled at once; across loads the
+-- older session stays pending until it comes due, when nps.run_due() asks
+-- nps.superseded_by() (0.7.0): its verdict is the one the load gave before.
+SELECT visit, state, reason, due_local FROM sess;
+SELECT v.external_ref AS visit, w.external_ref AS superseded_by
+FROM nps.session s JOIN nps.visit v ON v.id = s.visit_id
+CROSS JOIN nps.superseded_by(s.id, '90 days') x JOIN nps.visit w ON w.id = x.visit_id
+ORDER BY 1;
+SELECT nps.run_due('2026-03-25 12:00+03') AS started;
+SELECT nps.run_due('2026-03-27 12:00+03') AS started;
+SELECT nps.run_due('2026-03-29 12:00+03') AS started;
 SELECT visit, state, reason, due_local FROM sess;
 -- Visits further apart than the fatigue period both keep their sessions.
 INSERT INTO nps.visit (msisdn, salon_code, occurred_at, external_ref) VALUES

@@ -1,5 +1,7 @@
 -- The scheduling trigger in C (0.5.0) against the PL/pgSQL statement of
--- 0.4.0: the same random loads give the same sessions, row for row.  The
+-- 0.4.0: the same random loads give the same sessions, row for row, once
+-- the rule 0.7.0 moved to the due time (nps.superseded_by) is applied right
+-- after each load, as 0.4.0 applied it while loading.  The
 -- loads mix every rule: subscribers with many visits (latest visit wins
 -- within a load and across loads, out of time order), repeat visits to one
 -- salon (duplicates, ties included), opted-out subscribers, a channel
@@ -27,9 +29,9 @@ FROM cmp_visit WHERE n % 5 = 0;
 \set with_trigger false
 \i :run
 ALTER TABLE cmp_result RENAME TO cmp_plpgsql;
--- 0.5.0 with another trigger on nps.session (the ordinary INSERT), then
--- without (the sessions written directly)
-\set version '0.5.0'
+-- The C trigger with another trigger on nps.session (the ordinary INSERT),
+-- then without (the sessions written directly)
+SELECT default_version AS version FROM pg_available_extensions WHERE name = 'nps' \gset
 \set with_trigger true
 \i :run
 SELECT (SELECT count(*) FROM cmp_seen) AS seen_by_trigger,
@@ -50,9 +52,9 @@ SELECT (SELECT count(*) FROM cmp_plpgsql) AS plpgsql_sessions, (SELECT count(*) 
 -- Every difference (none)
 (SELECT 'only 0.4.0' AS side, * FROM cmp_plpgsql EXCEPT SELECT 'only 0.4.0', * FROM cmp_result)
 UNION ALL
-(SELECT 'only 0.5.0', * FROM cmp_result EXCEPT SELECT 'only 0.5.0', * FROM cmp_plpgsql)
+(SELECT 'only C', * FROM cmp_result EXCEPT SELECT 'only C', * FROM cmp_plpgsql)
 UNION ALL
-(SELECT 'only 0.5.0 INSERT', * FROM cmp_insert EXCEPT SELECT 'only 0.5.0 INSERT', * FROM cmp_plpgsql)
+(SELECT 'only C INSERT', * FROM cmp_insert EXCEPT SELECT 'only C INSERT', * FROM cmp_plpgsql)
 UNION ALL
 (SELECT 'only 0.4.0 vs INSERT', * FROM cmp_plpgsql EXCEPT SELECT 'only 0.4.0 vs INSERT', * FROM cmp_insert)
 ORDER BY 2, 1 LIMIT 20;

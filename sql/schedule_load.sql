@@ -1,7 +1,9 @@
 -- Scheduling across loads: the one-pass trigger of 0.3.0 keeps the 0.2.0
 -- verdicts when a load meets sessions left by earlier loads (latest visit
 -- wins within the load, then across loads; duplicates of earlier loads), and
--- the msisdn trigger (in C) normalises and refuses as before.
+-- the msisdn trigger (in C) normalises and refuses as before.  Since 0.7.0
+-- "across loads" is decided at the due time: the view's at_due column is
+-- that verdict for a session the load left pending.
 SET client_min_messages = warning; DROP EXTENSION IF EXISTS nps CASCADE; CREATE EXTENSION nps CASCADE; RESET client_min_messages;
 
 INSERT INTO nps.region (code, name, time_zone) VALUES ('MOW', 'Москва', 'Europe/Moscow');
@@ -14,7 +16,12 @@ SELECT v.external_ref AS visit, s.state,
        CASE WHEN s.state_reason LIKE 'superseded: visit %'
             THEN 'superseded: visit ' || (SELECT w.external_ref FROM nps.visit w
                                           WHERE w.id = split_part(s.state_reason, 'visit ', 2)::bigint)
-            ELSE s.state_reason END AS reason
+            ELSE s.state_reason END AS reason,
+       -- across loads the older session is cancelled when it comes due
+       -- (0.7.0): what nps.run_due() will then say of a pending one
+       (SELECT 'superseded: visit ' || w.external_ref
+        FROM nps.superseded_by(s.id, nps.setting_value('fatigue_period')::interval) x
+        JOIN nps.visit w ON w.id = x.visit_id) AS at_due
 FROM nps.session s JOIN nps.visit v ON v.id = s.visit_id
 ORDER BY v.occurred_at, v.id;
 

@@ -6,9 +6,10 @@
  * with an active survey gets a session due at nps.send_time(); it is
  * cancelled when the subscriber opted out, when it duplicates an earlier
  * visit to the same salon within duplicate_window, or when a newer visit of
- * the subscriber is due within fatigue_period after it ("latest visit wins":
- * within the load, and against sessions still pending from earlier loads,
- * which are then cancelled in turn).
+ * the same load is due within fatigue_period after it ("latest visit wins").
+ * Across loads that rule is nps.superseded_by(), applied by nps.run_due()
+ * when the older session comes due (0.7.0): cancelling it here was an
+ * UPDATE of a random older session per repeat visit, a fifth of the cost.
  *
  * In C, and writing the sessions itself, because a load of a million visits
  * must be scheduled in seconds.  The PL/pgSQL statement of 0.4.0 cost about
@@ -16,8 +17,8 @@
  * a third in the session INSERT's executor work, and ten microseconds in the
  * two foreign-key checks PostgreSQL runs per row (one SPI query each).  Here
  * the load is read from the transition table, sorted once by subscriber,
- * each subscriber's visits, opt-out and pending sessions come from one index
- * probe each, and the sessions are inserted with the executor's own
+ * each subscriber's visits and opt-out come from one index probe each, and
+ * the sessions are inserted with the executor's own
  * routines (defaults, CHECK constraints, heap, every index and its unique
  * check) but without the foreign-key triggers, whose checks hold by
  * construction:
@@ -88,7 +89,7 @@ typedef struct LoadVisit
 	Survey	   *survey;			/* the active survey of its channel */
 	TimestampTz due_at;
 	const char *reason;			/* refusal, NULL if none */
-	int64		lost_to;		/* superseded by this visit, 0 if not */
+	int64		lost_to;		/* superseded by this visit of the load, 0 if not */
 } LoadVisit;
 
 /* A visit of a subscriber already in nps.visit (this load's included). */
@@ -98,16 +99,6 @@ typedef struct KnownVisit
 	char	   *salon;
 	TimestampTz occurred_at;
 } KnownVisit;
-
-/* A candidate of "latest visit wins" across loads. */
-typedef struct Contender
-{
-	int64		visit_id;
-	TimestampTz occurred_at;
-	TimestampTz due_at;
-	int64		session_id;		/* pending session of an earlier load, or 0 */
-	LoadVisit  *load;			/* or this load's visit */
-} Contender;
 
 typedef struct Salon
 {
@@ -664,48 +655,14 @@ typedef struct Probes
 {
 	Probe		opt_out;		/* opt_out by msisdn */
 	Probe		visits;			/* visit by msisdn */
-	Probe		session;		/* session by visit_id */
 	AttrNumber	v_id,
 				v_salon,
-				v_at,
-				s_id,
-				s_state,
-				s_due;
+				v_at;
 } Probes;
 
-/* Older pending sessions that lose: updated at the end, by key. */
-typedef struct Losers
-{
-	MemoryContext cxt;
-	int			n;
-	int			size;
-	Datum	   *session_id;
-	Datum	   *newest;
-} Losers;
-
+/* One subscriber's visits of this load (v[0..n), newest first): refusals. */
 static void
-add_loser(Losers *l, int64 session_id, int64 newest)
-{
-	if (l->n == l->size)
-	{
-		l->size = Max(16, l->size * 2);
-		l->session_id = l->session_id ? repalloc(l->session_id, sizeof(Datum) * l->size)
-			: MemoryContextAlloc(l->cxt, sizeof(Datum) * l->size);
-		l->newest = l->newest ? repalloc(l->newest, sizeof(Datum) * l->size)
-			: MemoryContextAlloc(l->cxt, sizeof(Datum) * l->size);
-	}
-	l->session_id[l->n] = Int64GetDatum(session_id);
-	l->newest[l->n] = Int64GetDatum(newest);
-	l->n++;
-}
-
-/*
- * One subscriber's visits of this load (v[0..n), newest first): refusals,
- * within the load and then against the sessions still pending from earlier
- * loads.
- */
-static void
-decide_subscriber(LoadVisit *v, int n, Rules *rules, Probes *pr, Losers *losers)
+decide_subscriber(LoadVisit *v, int n, Rules *rules, Probes *pr)
 {
 	Datum		msisdn = CStringGetTextDatum(v[0].msisdn);
 	bool		opted_out;
@@ -713,9 +670,6 @@ decide_subscriber(LoadVisit *v, int n, Rules *rules, Probes *pr, Losers *losers)
 	int			nknown = 0,
 				size = 0;
 	LoadVisit  *newest = NULL;
-	Contender  *c;
-	int			nc = 0,
-				win = 0;
 
 	probe_start(&pr->opt_out, msisdn);
 	opted_out = probe_next(&pr->opt_out);
@@ -771,81 +725,6 @@ decide_subscriber(LoadVisit *v, int n, Rules *rules, Probes *pr, Losers *losers)
 		else if (v[i].due_at > minus(newest->due_at, rules->fatigue))
 			v[i].lost_to = newest->id;
 	}
-
-	/* then across loads, against the pending sessions of the other visits */
-	c = palloc(sizeof(Contender) * (nknown + n));
-	for (int k = 0; k < nknown; k++)
-	{
-		bool		ours = false;
-
-		for (int i = 0; i < n && !ours; i++)
-			ours = v[i].id == known[k].id;
-		if (ours)
-			continue;
-		probe_start(&pr->session, Int64GetDatum(known[k].id));
-		while (probe_next(&pr->session))
-		{
-			bool		isnull;
-			char	   *state = text_value(pr->session.slot, pr->s_state);
-
-			if (strcmp(state, "scheduled") != 0 && strcmp(state, "deferred") != 0)
-				continue;
-			c[nc].visit_id = known[k].id;
-			c[nc].occurred_at = known[k].occurred_at;
-			c[nc].due_at = DatumGetTimestampTz(slot_getattr(pr->session.slot, pr->s_due, &isnull));
-			c[nc].session_id = DatumGetInt64(slot_getattr(pr->session.slot, pr->s_id, &isnull));
-			c[nc].load = NULL;
-			nc++;
-		}
-	}
-	if (nc == 0)
-		return;
-	for (int i = 0; i < n; i++)
-		if (v[i].reason == NULL && v[i].lost_to == 0)
-		{
-			c[nc].visit_id = v[i].id;
-			c[nc].occurred_at = v[i].occurred_at;
-			c[nc].due_at = v[i].due_at;
-			c[nc].session_id = 0;
-			c[nc].load = &v[i];
-			nc++;
-		}
-	for (int j = 1; j < nc; j++)
-		if (newer(c[j].occurred_at, c[j].visit_id, c[win].occurred_at, c[win].visit_id))
-			win = j;
-	for (int j = 0; j < nc; j++)
-	{
-		if (j == win || c[j].due_at <= minus(c[win].due_at, rules->fatigue))
-			continue;
-		if (c[j].load != NULL)
-			c[j].load->lost_to = c[win].visit_id;
-		else
-			add_loser(losers, c[j].session_id, c[win].visit_id);
-	}
-}
-
-/*
- * By key: "s.id = ANY" leaves the planner only session_pkey, whatever it
- * thinks of the join (a hash over every session, once it has statistics).
- * The state is tested again: a session that nps.run_due() started since the
- * probe saw it pending is left alone (READ COMMITTED rechecks the new row).
- */
-static void
-cancel_losers(Losers *l)
-{
-	Oid			argtype[2] = {INT8ARRAYOID, INT8ARRAYOID};
-	Datum		arg[2];
-
-	if (l->n == 0)
-		return;
-	arg[0] = PointerGetDatum(construct_array(l->session_id, l->n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	arg[1] = PointerGetDatum(construct_array(l->newest, l->n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	if (SPI_execute_with_args("UPDATE nps.session s SET state = 'cancelled',"
-							  " state_reason = 'superseded: visit ' || k.newest, updated_at = now()"
-							  " FROM unnest($1, $2) AS k(id, newest) WHERE s.id = k.id AND s.id = ANY ($1)"
-							  " AND s.state IN ('scheduled', 'deferred')",
-							  2, argtype, arg, NULL, false, 0) != SPI_OK_UPDATE)
-		elog(ERROR, "cancelling superseded sessions failed");
 }
 
 Datum
@@ -860,10 +739,8 @@ nps_schedule_visits(PG_FUNCTION_ARGS)
 	int			nsalons;
 	Rules		rules;
 	Probes		pr;
-	Relation	opt_out,
-				session;
+	Relation	opt_out;
 	SessionWriter w = {0};
-	Losers		losers = {0};
 	ZoneCache  *zones = NULL;
 	MemoryContext subscriber;
 
@@ -905,19 +782,13 @@ nps_schedule_visits(PG_FUNCTION_ARGS)
 	opt_out = table_open(nps_relation("opt_out"), AccessShareLock);
 	require_access(opt_out, ACL_SELECT);
 	writer_open(&w, nv);
-	session = w.rel;
 	probe_open(&pr.opt_out, opt_out, column_of(opt_out, "msisdn"), F_TEXTEQ);
 	probe_open(&pr.visits, td->tg_relation, column_of(td->tg_relation, "msisdn"), F_TEXTEQ);
-	probe_open(&pr.session, session, column_of(session, "visit_id"), F_INT8EQ);
 	pr.v_id = column_of(td->tg_relation, "id");
 	pr.v_salon = column_of(td->tg_relation, "salon_code");
 	pr.v_at = column_of(td->tg_relation, "occurred_at");
-	pr.s_id = column_of(session, "id");
-	pr.s_state = column_of(session, "state");
-	pr.s_due = column_of(session, "due_at");
 
 	/* what is learnt of one subscriber is forgotten with the next */
-	losers.cxt = CurrentMemoryContext;
 	subscriber = AllocSetContextCreate(CurrentMemoryContext, "nps schedule subscriber",
 									   ALLOCSET_DEFAULT_SIZES);
 	for (int i = 0, j; i < nv; i = j)
@@ -926,7 +797,7 @@ nps_schedule_visits(PG_FUNCTION_ARGS)
 
 		for (j = i + 1; j < nv && strcmp(v[j].msisdn, v[i].msisdn) == 0; j++)
 			;
-		decide_subscriber(&v[i], j - i, &rules, &pr, &losers);
+		decide_subscriber(&v[i], j - i, &rules, &pr);
 		MemoryContextSwitchTo(outer);
 		for (int k = i; k < j; k++)
 			writer_add(&w, &v[k]);
@@ -935,12 +806,9 @@ nps_schedule_visits(PG_FUNCTION_ARGS)
 	}
 	probe_close(&pr.opt_out);
 	probe_close(&pr.visits);
-	probe_close(&pr.session);
 	table_close(opt_out, NoLock);
 	writer_close(&w);
 	PopActiveSnapshot();
-
-	cancel_losers(&losers);
 	SPI_finish();
 	return PointerGetDatum(NULL);
 }
