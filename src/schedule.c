@@ -108,14 +108,18 @@ typedef struct Salon
 	TimeADT		send_until;
 } Salon;
 
-/* A keyed index probe, reused for every key of the statement. */
+/*
+ * A keyed index probe, reused for every key of the statement: equality on
+ * the index's first column, and optionally a lower bound on its second.
+ */
 typedef struct Probe
 {
 	MemoryContext cxt;			/* the scan allocates as it goes: not per subscriber */
 	Relation	index;
 	IndexScanDesc scan;
 	TupleTableSlot *slot;
-	ScanKeyData key;
+	ScanKeyData key[2];
+	int			nkeys;
 } Probe;
 
 /* Where the sessions go: the executor's routines, or an ordinary INSERT. */
@@ -196,7 +200,8 @@ column_of(Relation rel, const char *name)
  * (found by its shape, not its name), ready to probe by equality.
  */
 static void
-probe_open(Probe *p, Relation rel, AttrNumber attnum, RegProcedure eqproc)
+probe_open(Probe *p, Relation rel, AttrNumber attnum, RegProcedure eqproc,
+		   AttrNumber bound_attnum, RegProcedure geproc)
 {
 	List	   *indexes = RelationGetIndexList(rel);
 	ListCell   *lc;
@@ -223,20 +228,30 @@ probe_open(Probe *p, Relation rel, AttrNumber attnum, RegProcedure eqproc)
 				 errmsg("\"nps.%s\" has no index on column \"%s\"", RelationGetRelationName(rel),
 						NameStr(TupleDescAttr(RelationGetDescr(rel), attnum - 1)->attname)),
 				 errhint("The scheduling trigger probes it for every visit; reinstall the extension's indexes.")));
-	ScanKeyEntryInitialize(&p->key, 0, 1, BTEqualStrategyNumber, InvalidOid,
+	ScanKeyEntryInitialize(&p->key[0], 0, 1, BTEqualStrategyNumber, InvalidOid,
 						   p->index->rd_indcollation[0], eqproc, (Datum) 0);
+	p->nkeys = 1;
+	/* the bound only narrows the scan: without a matching column, no bound */
+	if (bound_attnum != InvalidAttrNumber && p->index->rd_index->indnkeyatts >= 2 &&
+		p->index->rd_index->indkey.values[1] == bound_attnum)
+	{
+		ScanKeyEntryInitialize(&p->key[1], 0, 2, BTGreaterEqualStrategyNumber, InvalidOid,
+							   p->index->rd_indcollation[1], geproc, (Datum) 0);
+		p->nkeys = 2;
+	}
 	p->cxt = CurrentMemoryContext;
-	p->scan = index_beginscan(rel, p->index, GetActiveSnapshot(), 1, 0);
+	p->scan = index_beginscan(rel, p->index, GetActiveSnapshot(), p->nkeys, 0);
 	p->slot = table_slot_create(rel, NULL);
 }
 
 static void
-probe_start(Probe *p, Datum key)
+probe_start(Probe *p, Datum key, Datum bound)
 {
 	MemoryContext old = MemoryContextSwitchTo(p->cxt);
 
-	p->key.sk_argument = key;
-	index_rescan(p->scan, &p->key, 1, NULL, 0);
+	p->key[0].sk_argument = key;
+	p->key[1].sk_argument = bound;
+	index_rescan(p->scan, p->key, p->nkeys, NULL, 0);
 	MemoryContextSwitchTo(old);
 }
 
@@ -670,12 +685,14 @@ decide_subscriber(LoadVisit *v, int n, Rules *rules, Probes *pr)
 	int			nknown = 0,
 				size = 0;
 	LoadVisit  *newest = NULL;
+	/* older visits matter to no rule now: the scan starts at the oldest one a duplicate test needs */
+	TimestampTz from = rules->dup_window ? minus(v[n - 1].occurred_at, rules->dup_window) : v[n - 1].occurred_at;
 
-	probe_start(&pr->opt_out, msisdn);
+	probe_start(&pr->opt_out, msisdn, (Datum) 0);
 	opted_out = probe_next(&pr->opt_out);
 
-	/* the subscriber's visits, this load's included */
-	probe_start(&pr->visits, msisdn);
+	/* the subscriber's visits from then on, this load's included */
+	probe_start(&pr->visits, msisdn, TimestampTzGetDatum(from));
 	while (probe_next(&pr->visits))
 	{
 		bool		isnull;
@@ -782,8 +799,9 @@ nps_schedule_visits(PG_FUNCTION_ARGS)
 	opt_out = table_open(nps_relation("opt_out"), AccessShareLock);
 	require_access(opt_out, ACL_SELECT);
 	writer_open(&w, nv);
-	probe_open(&pr.opt_out, opt_out, column_of(opt_out, "msisdn"), F_TEXTEQ);
-	probe_open(&pr.visits, td->tg_relation, column_of(td->tg_relation, "msisdn"), F_TEXTEQ);
+	probe_open(&pr.opt_out, opt_out, column_of(opt_out, "msisdn"), F_TEXTEQ, InvalidAttrNumber, InvalidOid);
+	probe_open(&pr.visits, td->tg_relation, column_of(td->tg_relation, "msisdn"), F_TEXTEQ,
+			   column_of(td->tg_relation, "occurred_at"), F_TIMESTAMPTZ_GE);
 	pr.v_id = column_of(td->tg_relation, "id");
 	pr.v_salon = column_of(td->tg_relation, "salon_code");
 	pr.v_at = column_of(td->tg_relation, "occurred_at");
