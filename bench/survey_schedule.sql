@@ -47,7 +47,7 @@ CREATE INDEX ON bench_visit (n);
 ANALYZE bench_visit;
 TRUNCATE nps.visit CASCADE;
 
-CREATE TEMP TABLE bench_result (label text, rows bigint, batches integer, seconds numeric, cpu_s numeric);
+CREATE TEMP TABLE bench_result (label text, rows bigint, batches integer, seconds numeric, cpu_s numeric, probe_s numeric);
 -- The backend's own CPU time (user + system, /proc/self/stat): on this shared
 -- machine the wall clock also counts waiting for a core and other tenants.
 CREATE FUNCTION pg_temp.cpu_s() RETURNS numeric LANGUAGE sql AS $$
@@ -55,10 +55,20 @@ CREATE FUNCTION pg_temp.cpu_s() RETURNS numeric LANGUAGE sql AS $$
     SELECT (f[12]::numeric + f[13]::numeric) / 100
     FROM (SELECT string_to_array(split_part(pg_read_file('/proc/self/stat'), ') ', 2), ' ') AS f) x
 $$;
+-- How fast the machine is right now: the same CPU-bound query, timed right
+-- before each run (on this shared machine the same code runs 1.5x slower
+-- in some hours; compare runs whose probe_s agree).
+CREATE FUNCTION pg_temp.probe_s() RETURNS numeric LANGUAGE plpgsql AS $$
+DECLARE t0 timestamptz := clock_timestamp(); x numeric;
+BEGIN
+    SELECT sum(i) INTO x FROM generate_series(1, 5000000) i;
+    RETURN round(extract(epoch FROM clock_timestamp() - t0)::numeric, 3);
+END $$;
 CREATE TEMP TABLE bench_batch (label text, batch integer, seconds numeric);
 CREATE PROCEDURE pg_temp.load(p_label text, p_batch integer)
 LANGUAGE plpgsql AS $$
 DECLARE
+    probe numeric := pg_temp.probe_s();
     t0 timestamptz := clock_timestamp();
     c0 numeric := pg_temp.cpu_s();
     tb timestamptz;
@@ -79,7 +89,7 @@ BEGIN
         k := k + 1;
     END LOOP;
     INSERT INTO bench_result VALUES (p_label, total, k, round(extract(epoch FROM clock_timestamp() - t0)::numeric, 2),
-                                     round(pg_temp.cpu_s() - c0, 2));
+                                     round(pg_temp.cpu_s() - c0, 2), probe);
     COMMIT;
 END $$;
 
@@ -103,7 +113,7 @@ FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 15;
 
 \pset format unaligned
 \pset fieldsep ' | '
-SELECT label, rows, batches, seconds, cpu_s, round(rows / seconds) AS rows_per_s FROM bench_result;
+SELECT label, rows, batches, seconds, cpu_s, round(rows / seconds) AS rows_per_s, probe_s FROM bench_result;
 \pset format aligned
 -- Does a batch cost more as the tables grow?  Seconds per tenth of the load.
 SELECT (batch - 1) * 10 / (SELECT max(batch) FROM bench_batch) + 1 AS tenth,

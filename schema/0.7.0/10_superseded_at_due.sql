@@ -16,14 +16,17 @@ CREATE FUNCTION nps.superseded_by(p_session bigint, p_fatigue interval)
 RETURNS TABLE (visit_id bigint)
 LANGUAGE sql STABLE AS $$
     -- the newest pending session of the subscriber, if its visit is newer
-    -- and it is due within the fatigue period after this one (0 = off)
+    -- and it is due within the fatigue period after this one (0 = off);
+    -- pending sessions are found through the subscriber's visits, as the
+    -- scheduling trigger finds them (session has no index on msisdn for them)
     SELECT w.visit_id
     FROM nps.session s
     JOIN nps.visit v ON v.id = s.visit_id
     CROSS JOIN LATERAL (
         SELECT o.visit_id, o.due_at, ov.occurred_at, ov.id
-        FROM nps.session o JOIN nps.visit ov ON ov.id = o.visit_id
-        WHERE o.msisdn = s.msisdn AND o.state IN ('scheduled', 'deferred') AND o.id <> s.id
+        FROM nps.visit ov JOIN nps.session o ON o.visit_id = ov.id
+        WHERE ov.msisdn = s.msisdn AND o.msisdn = s.msisdn
+          AND o.state IN ('scheduled', 'deferred') AND o.id <> s.id
         ORDER BY ov.occurred_at DESC, ov.id DESC
         LIMIT 1) w
     WHERE s.id = p_session AND s.state IN ('scheduled', 'deferred') AND p_fatigue > '0'
@@ -34,7 +37,9 @@ COMMENT ON FUNCTION nps.superseded_by(bigint, interval) IS
     'The newer visit whose pending session supersedes this session ("latest visit wins" within the fatigue period), or no row; applied by nps.run_due() at the due time';
 
 -- nps.run_due: as in 0.2.0, with the superseded rule right after the opt-out
--- (the load cancelled such a session before anything else could apply).
+-- (the load cancelled such a session before anything else could apply), and
+-- the sessions a subscriber started found by session_msisdn_started
+-- (schema/0.7.0/30_session_msisdn.sql; every started session has its code).
 CREATE OR REPLACE FUNCTION nps.run_due(at timestamptz DEFAULT now()) RETURNS integer
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -57,7 +62,8 @@ BEGIN
                EXISTS (SELECT FROM nps.opt_out o WHERE o.msisdn = s.msisdn) AS opted_out,
                (SELECT w.visit_id FROM nps.superseded_by(s.id, fatigue) w) AS superseded_by,
                (SELECT min(o.id) FROM nps.session o
-                WHERE o.msisdn = s.msisdn AND o.started_at > p_at - fatigue AND o.started_at <= p_at) AS recent
+                WHERE o.msisdn = s.msisdn AND o.short_code IS NOT NULL   -- started: session_msisdn_started
+                  AND o.started_at > p_at - fatigue AND o.started_at <= p_at) AS recent
         FROM nps.session s
         JOIN nps.visit v ON v.id = s.visit_id
         JOIN nps.salon sa ON sa.code = v.salon_code
