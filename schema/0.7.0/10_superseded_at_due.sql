@@ -39,7 +39,8 @@ COMMENT ON FUNCTION nps.superseded_by(bigint, interval) IS
 -- nps.run_due: as in 0.2.0, with the superseded rule right after the opt-out
 -- (the load cancelled such a session before anything else could apply), and
 -- the sessions a subscriber started found by session_msisdn_started
--- (schema/0.7.0/30_session_msisdn.sql; every started session has its code).
+-- (schema/0.7.0/30_session_msisdn.sql; every started session has its code);
+-- each starter's free short code is probed for that starter (below).
 CREATE OR REPLACE FUNCTION nps.run_due(at timestamptz DEFAULT now()) RETURNS integer
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -96,15 +97,6 @@ BEGIN
         SELECT c.*, row_number() OVER (PARTITION BY c.msisdn ORDER BY c.occurred_at, c.visit_id) AS rn,
                first_value(c.visit_id) OVER (PARTITION BY c.msisdn ORDER BY c.occurred_at DESC, c.visit_id DESC) AS newest
         FROM ruled c WHERE c.verdict = 'start'
-    ), free_code AS (
-        SELECT m.msisdn, sc.code,
-               row_number() OVER (PARTITION BY m.msisdn ORDER BY u.last_used NULLS FIRST, sc.code) AS rn
-        FROM (SELECT DISTINCT msisdn FROM contenders) m
-        CROSS JOIN nps.short_code sc
-        LEFT JOIN LATERAL (SELECT bool_or(o.state = 'active') AS busy, max(o.started_at) AS last_used
-                           FROM nps.session o
-                           WHERE o.msisdn = m.msisdn AND o.short_code = sc.code) u ON true
-        WHERE u.busy IS NOT TRUE
     ), first_question AS (
         SELECT DISTINCT ON (q.survey_id) q.survey_id, q.question_no, q.body
         FROM nps.question q
@@ -122,9 +114,21 @@ BEGIN
                f.code, fq.question_no, fq.body
         FROM contenders c
         LEFT JOIN first_question fq ON fq.survey_id = c.survey_id
-        LEFT JOIN free_code f ON f.msisdn = c.msisdn
-             AND f.rn = (CASE WHEN fatigue > '0' THEN 1 ELSE c.rn END)
-             AND (fatigue = '0' OR c.visit_id = c.newest)
+        -- the starter's code: the rn-th free one (the first with the fatigue
+        -- rule on), probed per starter; until 0.6.0 a join of every starter
+        -- with every subscriber's free codes, which the planner (expecting a
+        -- few hundred starters) ran as a nested loop: 35,000 starters of a
+        -- catch-up took two minutes, and it grew with the square
+        LEFT JOIN LATERAL (
+            SELECT sc.code
+            FROM nps.short_code sc
+            LEFT JOIN LATERAL (SELECT bool_or(o.state = 'active') AS busy, max(o.started_at) AS last_used
+                               FROM nps.session o
+                               WHERE o.msisdn = c.msisdn AND o.short_code = sc.code) u ON true
+            WHERE u.busy IS NOT TRUE AND (fatigue = '0' OR c.visit_id = c.newest)
+            ORDER BY u.last_used NULLS FIRST, sc.code
+            OFFSET (CASE WHEN fatigue > '0' THEN 1 ELSE c.rn END) - 1
+            LIMIT 1) f ON true
     ), updated AS (
         UPDATE nps.session s
         SET state = split_part(d.verdict, ':', 1),
