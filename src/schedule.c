@@ -197,7 +197,8 @@ column_of(Relation rel, const char *name)
 
 /*
  * A valid, whole-table B-tree index of rel whose first column is attnum
- * (found by its shape, not its name), ready to probe by equality.
+ * (found by its shape, not its name), ready to probe by equality on it and,
+ * when its second column is bound_attnum, from a lower bound on that one.
  */
 static void
 probe_open(Probe *p, Relation rel, AttrNumber attnum, RegProcedure eqproc,
