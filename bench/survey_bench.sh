@@ -4,7 +4,8 @@
 # same run:
 #   1. scheduling: VISITS visits (default 1,000,000) loaded in batches of
 #      SCHEDULE_BATCH (default 10,000) per transaction with the session
-#      trigger vs the same batches with the trigger disabled
+#      trigger vs the same batches with the trigger disabled, then one
+#      nps.run_due() catching up 1.5 days of due sessions
 #      (SCHEDULE_ONLY=1: this part alone; NPS_VERSION=0.2.0: through that
 #      release's triggers);
 #   2. replies: REPLIES_SESSIONS sessions x 6 replies through nps.inbox (parse,

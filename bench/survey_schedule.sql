@@ -105,6 +105,13 @@ SELECT pg_stat_statements_reset();
 CALL pg_temp.load('visits + sessions', :batch);
 SELECT state, split_part(state_reason, ':', 1) AS reason, count(*) FROM nps.session GROUP BY 1, 2 ORDER BY 3 DESC;
 SELECT count(*) AS sessions FROM nps.session;
+-- Catching up after an outage: nps.run_due() first called when a day and a
+-- half of the sessions are due (those of 1-2 January, 24 days later).
+CREATE TEMP TABLE bench_catch_up AS
+SELECT clock_timestamp() AS t0, nps.run_due('2026-01-26 12:00+03') AS started, clock_timestamp() AS t1;
+SELECT started, round(extract(epoch FROM t1 - t0)::numeric, 2) AS catch_up_seconds,
+       (SELECT count(*) FROM nps.session WHERE due_at <= '2026-01-26 12:00+03') AS due
+FROM bench_catch_up;
 \if :profiling
 SELECT round(total_exec_time) AS ms, calls, round(mean_exec_time::numeric, 3) AS ms_per_call,
        left(regexp_replace(query, '\s+', ' ', 'g'), 110) AS query

@@ -18,13 +18,16 @@ LANGUAGE sql STABLE AS $$
     -- the newest pending session of the subscriber, if its visit is newer
     -- and it is due within the fatigue period after this one (0 = off);
     -- pending sessions are found through the subscriber's visits, as the
-    -- scheduling trigger finds them (session has no index on msisdn for them)
+    -- scheduling trigger finds them (session has no index on msisdn for them;
+    -- the fence keeps a planner without statistics from scanning session_due,
+    -- every pending session, for each one)
     SELECT w.visit_id
     FROM nps.session s
     JOIN nps.visit v ON v.id = s.visit_id
     CROSS JOIN LATERAL (
         SELECT o.visit_id, o.due_at, ov.occurred_at, ov.id
-        FROM nps.visit ov JOIN nps.session o ON o.visit_id = ov.id
+        FROM nps.visit ov
+        CROSS JOIN LATERAL (SELECT * FROM nps.session x WHERE x.visit_id = ov.id OFFSET 0) o
         WHERE ov.msisdn = s.msisdn AND o.msisdn = s.msisdn
           AND o.state IN ('scheduled', 'deferred') AND o.id <> s.id
         ORDER BY ov.occurred_at DESC, ov.id DESC
@@ -62,9 +65,12 @@ BEGIN
                    AND (p_at AT TIME ZONE r.time_zone)::time < r.send_until AS daytime,
                EXISTS (SELECT FROM nps.opt_out o WHERE o.msisdn = s.msisdn) AS opted_out,
                (SELECT w.visit_id FROM nps.superseded_by(s.id, fatigue) w) AS superseded_by,
-               (SELECT min(o.id) FROM nps.session o
-                WHERE o.msisdn = s.msisdn AND o.short_code IS NOT NULL   -- started: session_msisdn_started
-                  AND o.started_at > p_at - fatigue AND o.started_at <= p_at) AS recent
+               -- started: session_msisdn_started; the fence keeps min() from
+               -- walking session_pkey when the planner has no statistics
+               (SELECT min(o.id) FROM (SELECT o.id FROM nps.session o
+                                       WHERE o.msisdn = s.msisdn AND o.short_code IS NOT NULL
+                                         AND o.started_at > p_at - fatigue AND o.started_at <= p_at
+                                       OFFSET 0) o) AS recent
         FROM nps.session s
         JOIN nps.visit v ON v.id = s.visit_id
         JOIN nps.salon sa ON sa.code = v.salon_code
