@@ -27,7 +27,8 @@ LANGUAGE sql STABLE AS $$
     CROSS JOIN LATERAL (
         SELECT o.visit_id, o.due_at, ov.occurred_at, ov.id
         FROM nps.visit ov
-        CROSS JOIN LATERAL (SELECT * FROM nps.session x WHERE x.visit_id = ov.id OFFSET 0) o
+        CROSS JOIN LATERAL (SELECT x.id, x.visit_id, x.msisdn, x.state, x.due_at
+                            FROM nps.session x WHERE x.visit_id = ov.id OFFSET 0) o
         WHERE ov.msisdn = s.msisdn AND o.msisdn = s.msisdn
           AND o.state IN ('scheduled', 'deferred') AND o.id <> s.id
         ORDER BY ov.occurred_at DESC, ov.id DESC
