@@ -11,7 +11,9 @@
 #   2. replies: REPLIES_SESSIONS sessions x 6 replies through nps.inbox (parse,
 #      answer, next question) vs a plain INSERT of the same rows into a plain
 #      table, in statements of BATCH rows (default 1000), then (2b) the same
-#      through nps.store_replies (the worker's call for a flush)
+#      through nps.store_replies (the worker's call for a flush), and (2c)
+#      the floor: the rows the dialogue writes, written alone
+#      (survey_replies_floor.sql)
 #      (REPLIES_VERSIONS="0.3.0": part 2 first through each release named, in
 #      the same cluster, for a same-run comparison), and one reply per
 #      transaction through nps.receive (pgbench, one client, ONE_TX replies)
@@ -86,6 +88,9 @@ psql_ -v sessions="$REPLIES_SESSIONS" -f "$NPS_WORK/survey_replies_setup.sql" >/
 reset_profile
 psql_ -v batch="$BATCH" -v store=1 -f "$NPS_WORK/survey_replies_batch.sql"
 profile "replies in batches, nps.store_replies"
+echo "== 2c. the floor: the dialogue's writes alone, and the least any design writes"
+psql_ -v sessions="$REPLIES_SESSIONS" -f "$NPS_WORK/survey_replies_setup.sql" >/dev/null
+psql_ -v batch="$BATCH" -f "$NPS_WORK/survey_replies_floor.sql"
 
 echo "== 3. one reply per transaction, $ONE_TX of them (pgbench, 1 client)"
 psql_ -v sessions="$REPLIES_SESSIONS" -f "$NPS_WORK/survey_replies_setup.sql" >/dev/null
