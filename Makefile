@@ -6,7 +6,7 @@ EXTENSION = nps
 MODULE_big = nps
 OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 
-DATA_built = nps--0.1.0.sql nps--0.1.0--0.2.0.sql nps--0.2.0--0.3.0.sql nps--0.3.0--0.4.0.sql nps--0.4.0--0.5.0.sql nps--0.5.0--0.6.0.sql nps--0.6.0--0.7.0.sql
+DATA_built = nps--0.1.0.sql nps--0.1.0--0.2.0.sql nps--0.2.0--0.3.0.sql nps--0.3.0--0.4.0.sql nps--0.4.0--0.5.0.sql nps--0.5.0--0.6.0.sql nps--0.6.0--0.7.0.sql nps--0.7.0--0.8.0.sql
 
 REGRESS = $(basename $(notdir $(sort $(wildcard sql/*.sql))))
 REGRESS_OPTS = --temp-config=$(srcdir)/regress.conf
@@ -43,6 +43,9 @@ nps--0.5.0--0.6.0.sql: $(sort $(wildcard schema/0.6.0/*.sql))
 	cat $^ > $@
 
 nps--0.6.0--0.7.0.sql: $(sort $(wildcard schema/0.7.0/*.sql))
+	cat $^ > $@
+
+nps--0.7.0--0.8.0.sql: $(sort $(wildcard schema/0.8.0/*.sql))
 	cat $^ > $@
 
 # The SMSC simulator and the benchmark client (sim/Makefile) build with the extension.

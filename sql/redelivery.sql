@@ -146,6 +146,16 @@ WHERE id = (SELECT min(id) + 1 FROM nps.outbox);
 SELECT msisdn, status FROM nps.inbox
 WHERE id = ANY (nps.smsc_redelivery_candidates('a', '2026-03-25 12:01:30+03')) ORDER BY id;
 SELECT nps.smsc_redelivery_candidates('a', '2026-03-25 11:00+03') AS before_any;
+-- The worker of 'a' had recorded that the SMSC read every resp up to
+-- 79000000104's (schema/0.8.0/10_smsc_watermark.sql): only the replies
+-- above that mark remain.  A mark is never lowered; each bind has its own.
+INSERT INTO nps.smsc (name, system_id) VALUES ('a', 'a'), ('b', 'b');
+SELECT nps.smsc_record_watermark('a', (SELECT id FROM nps.inbox WHERE msisdn = '79000000104'));
+SELECT nps.smsc_record_watermark('a', (SELECT id FROM nps.inbox WHERE msisdn = '79000000102'));
+SELECT nps.smsc_record_watermark('b', (SELECT max(id) FROM nps.inbox));
+SELECT w.smsc_name, i.msisdn, i.status FROM nps.smsc_watermark w JOIN nps.inbox i ON i.id = w.inbox_id ORDER BY 1;
+SELECT msisdn, status FROM nps.inbox
+WHERE id = ANY (nps.smsc_redelivery_candidates('a', '2026-03-25 12:01:30+03')) ORDER BY id;
 
 -- 6. While a reply may still come again, its subscriber's next message
 -- waits (schema/0.6.0/10_redelivery_hold.sql): sent afresh after the loss,

@@ -41,4 +41,4 @@ SELECT count(*) > 50 AS has_objects FROM fresh;
 UNION ALL
 (SELECT 'only fresh', object FROM fresh EXCEPT SELECT 'only fresh', object FROM upgraded)
 ORDER BY 1, 2;
-SELECT path FROM pg_extension_update_paths('nps') WHERE source = '0.1.0' AND target = '0.7.0';
+SELECT path FROM pg_extension_update_paths('nps') WHERE source = '0.1.0' AND target = '0.8.0';
