@@ -15,7 +15,10 @@ extern void redelivery_bound(TimestampTz now);
 extern void redelivery_add_candidate(int64 inbox_id, TimestampTz lost_at);
 extern bool redelivery_in_doubt(void);
 extern bool redelivery_candidates(Datum *ids, Datum *lost_at);
+extern bool redelivery_watermark(int64 *mark);
+extern void redelivery_committed(void);
 extern bool redelivery_held(Datum *ids);
+extern void redelivery_barrier_now(void);
 extern bool redelivery_may_send(uint32 claim_seq);
 
 #endif							/* NPS_REDELIVERY_H */

@@ -28,6 +28,7 @@ static SPIPlanPtr plan_claim = NULL;
 static SPIPlanPtr plan_submitted = NULL;
 static SPIPlanPtr plan_failed = NULL;
 static SPIPlanPtr plan_requeue = NULL;
+static SPIPlanPtr plan_watermark = NULL;
 
 static SPIPlanPtr
 prepare(const char *sql, int nargs, Oid *types)
@@ -109,12 +110,14 @@ store_load_config(const char *name)
 			INT8ARRAYOID, INT2ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID};
 		Oid			failed[] = {TEXTOID, INT8ARRAYOID, INT4ARRAYOID, TEXTARRAYOID};
 		Oid			requeue[] = {TEXTOID, INT8ARRAYOID};
+		Oid			watermark[] = {TEXTOID, INT8OID};
 
 		plan_claim = prepare("SELECT id, msisdn, source_addr, body FROM nps.smsc_claim($1, $2, $3, $4)", 4, claim);
 		plan_submitted = prepare("SELECT nps.smsc_submitted($1, $2, $3, $4, $5, $6, $7, true, $8, $9)",
 								 9, submitted);
 		plan_failed = prepare("SELECT nps.smsc_failed($1, $2, $3, $4)", 4, failed);
 		plan_requeue = prepare("SELECT nps.smsc_requeue($1, $2)", 2, requeue);
+		plan_watermark = prepare("SELECT nps.smsc_record_watermark($1, $2)", 2, watermark);
 	}
 	inbox_store_prepare();
 	inbox_store_doubt_at_start();
@@ -303,18 +306,26 @@ record_requeue(Datum name)
  * already claimed until vacuum, so scanning from the start each time costs
  * more and more; the worker starts after the last id it claimed, and scans
  * from the start again (W->claim_after = 0) when that finds too little, when
- * it put rows back itself, and on the periodic poll.  While replies may be
- * redelivered, their subscribers' messages wait (schema/0.6.0/
- * 10_redelivery_hold.sql).
+ * it put rows back itself, and on the periodic poll.  The mark of the
+ * replies out of doubt is recorded first; the subscribers of the replies
+ * above it, and of candidates that may still be redelivered, wait
+ * (schema/0.6.0/10_redelivery_hold.sql, schema/0.8.0/10_smsc_watermark.sql).
  */
 static void
 claim(Datum name, int limit)
 {
 	int64		after = W->claim_after;
+	int64		mark;
 	Datum		values[4] = {name, Int32GetDatum(limit), Int64GetDatum(after), (Datum) 0};
 	char		nulls[4] = {' ', ' ', ' ', 'n'};
 	int			rc;
 
+	if (redelivery_watermark(&mark))
+	{
+		Datum		args[2] = {name, Int64GetDatum(mark)};
+
+		exec_plan(plan_watermark, args);
+	}
 	if (redelivery_held(&values[3]))
 		nulls[3] = ' ';
 	rc = SPI_execute_plan(plan_claim, values, nulls, false, limit);

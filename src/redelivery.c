@@ -39,6 +39,15 @@
  * after the loss is news to the subscriber, so a redelivery that arrived
  * after one would be taken for a genuine answer to it.  Most candidates are
  * never redelivered (the SMSC had read the resp), so the hold is short.
+ *
+ * What the worker knows must survive a crash (schema/0.8.0/
+ * 10_smsc_watermark.sql): every claim first records the mark up to which
+ * the bind's replies are out of doubt (resp read, or no longer a held
+ * candidate), and claims nothing for the subscriber and short code of a
+ * reply above it.  A message claimed before a crash thus proves that its
+ * subscriber's earlier replies were read, and after the crash only the
+ * replies above the mark are candidates.  A claim that waits for a reply's
+ * resp asks for the barrier at once, and its answer claims again.
  */
 #include "postgres.h"
 
@@ -80,6 +89,14 @@ static int	cap_candidates;
 static TimestampTz doubt_until; /* 0: not bound since the candidates came */
 static TimestampTz hold_until;	/* likewise */
 
+/* the replies stored by this worker above the last mark, in order */
+static int64 *stored;
+static int	n_stored;
+static int	cap_stored;
+static bool claim_waits;		/* the last claim held a reply's subscriber */
+static int64 mark_pending;		/* passed to the open store transaction */
+static int64 mark_recorded;		/* committed */
+
 static void *
 grow(void *array, int *cap, int need, Size elem)
 {
@@ -111,6 +128,8 @@ redelivery_stored(SmppConn *c, uint32 generation, int64 inbox_id)
 	int			i = c - W->conns;
 	Unconfirmed *u;
 
+	stored = grow(stored, &cap_stored, n_stored + 1, sizeof(int64));
+	stored[n_stored++] = inbox_id;
 	if (c->generation != generation || (c->state != CS_BOUND && c->state != CS_UNBINDING))
 	{
 		/* the connection went before the resp could: it will come again */
@@ -140,6 +159,12 @@ redelivery_response(SmppConn *c, uint32 seq)
 			continue;
 		unconfirmed[i][kept++] = *u;
 	}
+	/* a claim waited for these: it may take their subscribers' messages now */
+	if (kept < n_unconfirmed[i] && claim_waits)
+	{
+		W->outbox_maybe = true;
+		W->claim_after = 0;
+	}
 	n_unconfirmed[i] = kept;
 }
 
@@ -150,7 +175,20 @@ redelivery_barrier_due(SmppConn *c, TimestampTz now)
 	int			i = c - W->conns;
 
 	return n_unconfirmed[i] > 0 &&
-		now >= TimestampTzPlusMilliseconds(unconfirmed[i][0].stored_at, BARRIER_MS);
+		(claim_waits || now >= TimestampTzPlusMilliseconds(unconfirmed[i][0].stored_at, BARRIER_MS));
+}
+
+/*
+ * After the store transaction's resps are queued: a claim that waits for
+ * them gets its barrier behind them now (or, while a request is out, once
+ * its answer comes: redelivery_barrier_due).
+ */
+void
+redelivery_barrier_now(void)
+{
+	for (int i = 0; claim_waits && i < W->nconns; i++)
+		if (n_unconfirmed[i] > 0)
+			session_barrier(&W->conns[i]);
 }
 
 /*
@@ -199,16 +237,74 @@ redelivery_in_doubt(void)
 	return n_candidates > 0;
 }
 
+/* Candidates whose subscribers' messages wait: the first seconds after a bind. */
+static bool
+holding(void)
+{
+	return redelivery_in_doubt() && (hold_until == 0 || GetCurrentTimestamp() < hold_until);
+}
+
 /*
- * The candidates whose subscribers' messages still wait (nps.smsc_claim's
- * p_hold), as for redelivery_candidates; false when none wait.
+ * The mark for nps.smsc_record_watermark (false when it is not above the
+ * one recorded, or this worker knows of no reply yet): every reply of the
+ * bind up to it is out of doubt, i.e. below the first reply whose resp is
+ * unconfirmed and below every held candidate, or, with none of those, the
+ * last reply stored.  The replies stored up to it are forgotten.
+ */
+bool
+redelivery_watermark(int64 *mark)
+{
+	int64		doubt = PG_INT64_MAX;
+	int			kept = 0;
+
+	for (int i = 0; i < lengthof(unconfirmed); i++)
+		if (n_unconfirmed[i] > 0)
+			doubt = Min(doubt, unconfirmed[i][0].inbox_id);
+	for (int k = 0; holding() && k < n_candidates; k++)
+		doubt = Min(doubt, candidates[k].inbox_id);
+	if (doubt != PG_INT64_MAX)
+		*mark = doubt - 1;
+	else if (n_stored > 0)
+		*mark = stored[n_stored - 1];
+	else
+		return false;
+	for (int k = 0; k < n_stored; k++)
+		if (stored[k] > *mark)
+			stored[kept++] = stored[k];
+	n_stored = kept;
+	mark_pending = *mark;
+	return *mark > mark_recorded;
+}
+
+/* The store transaction committed: its mark is recorded. */
+void
+redelivery_committed(void)
+{
+	mark_recorded = Max(mark_recorded, mark_pending);
+}
+
+/*
+ * The replies whose subscribers' messages wait (nps.smsc_claim's p_hold):
+ * those above the mark just recorded (redelivery_watermark, called first),
+ * and the candidates while held; false when none wait.
  */
 bool
 redelivery_held(Datum *ids)
 {
-	if (hold_until != 0 && GetCurrentTimestamp() >= hold_until)
+	bool		held = holding();
+	int			n = n_stored + (held ? n_candidates : 0);
+	Datum	   *d;
+
+	claim_waits = n_stored > 0;
+	if (n == 0)
 		return false;
-	return redelivery_candidates(ids, NULL);
+	d = palloc(sizeof(Datum) * n);
+	for (int k = 0; k < n_stored; k++)
+		d[k] = Int64GetDatum(stored[k]);
+	for (int k = 0; held && k < n_candidates; k++)
+		d[n_stored + k] = Int64GetDatum(candidates[k].inbox_id);
+	*ids = PointerGetDatum(construct_array(d, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	return true;
 }
 
 /*

@@ -26,6 +26,7 @@
 #include "utils/timestamp.h"
 
 #include "nps_worker.h"
+#include "redelivery.h"
 
 #define RETRY_MIN_MS	100		/* first retry after a failure, doubling */
 #define RETRY_MAX_MS	2000		/* a failed try costs one empty transaction */
@@ -225,6 +226,7 @@ store_flush(int claim_limit)
 	}
 	note_success();
 	inbox_store_committed();
+	redelivery_committed();
 	/* a bgworker reports its table statistics itself: without them
 	 * autovacuum would never see the outbox churn (rate-limited inside) */
 	pgstat_report_stat(false);

@@ -24,6 +24,7 @@
 #include "utils/timestamp.h"
 
 #include "nps_worker.h"
+#include "redelivery.h"
 
 #define POLL_MS		1000		/* claim anyway (rows with not_before) */
 
@@ -249,6 +250,7 @@ nps_worker_main(Datum main_arg)
 			W->next_poll = TimestampTzPlusMilliseconds(now, POLL_MS);
 		}
 		store_flush(sender_claim_wanted());
+		redelivery_barrier_now();
 		sender_pump(now);
 		for (int i = 0; i < W->nconns; i++)
 			session_flush(&W->conns[i]);

@@ -1,0 +1,104 @@
+# The SMSC read the resp of a reply ("9" to question 1) and the worker then
+# claimed and wrote question 2, but PostgreSQL stopped before the SMSC read
+# that submit_sm.  After the restart question 2 goes out again, and the
+# subscriber answers it with "9" too.  Before 0.8.0 the worker could not
+# know after the crash that the SMSC had read the first resp: the first "9"
+# was a candidate for redelivery and the genuine answer to question 2 was
+# stored as its duplicate, lost to the dialogue (docs/reliability.md).  Now
+# a message is claimed only once its subscriber's replies are known read,
+# and the claim records that first (nps.smsc_watermark), so after the
+# restart the first "9" is no candidate.  The order is made certain: the
+# simulator stops reading ("hang") at each step, and question 2 is held back
+# (not_before) until the step wants it claimed.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use NpsTest;
+
+my $sim = NpsTest::Sim->start('--reply-rate', '0', '--receipt-delay-ms', '20');
+my $node = NpsTest::node('redelivery_mark', 'restart_after_crash = on');
+my $msisdn = '79000000001';
+# While "slow" holds a row: storing a reply takes half a second (time to
+# stop the simulator reading before its resp goes out), and a queued message
+# may not be claimed for an hour.
+$node->safe_psql('postgres', qq{
+	SELECT nps.generate_network(2026, p_dealers => 1, p_salons => 1);
+	UPDATE nps.region SET send_from = '00:00', send_until = '23:59:59';
+	INSERT INTO nps.visit (msisdn, salon_code, occurred_at, external_ref)
+	SELECT '$msisdn', code, now() - interval '25 days', 'v1' FROM nps.salon LIMIT 1;
+	CREATE TABLE slow ();
+	CREATE FUNCTION slow_store() RETURNS trigger LANGUAGE plpgsql AS \$\$
+	BEGIN PERFORM pg_sleep(0.5) FROM slow; RETURN NULL; END \$\$;
+	CREATE TRIGGER slow_store AFTER INSERT ON nps.inbox FOR EACH STATEMENT EXECUTE FUNCTION slow_store();
+	CREATE FUNCTION later() RETURNS trigger LANGUAGE plpgsql AS \$\$
+	BEGIN
+	    IF EXISTS (SELECT FROM slow) THEN NEW.not_before := now() + interval '1 hour'; END IF;
+	    RETURN NEW;
+	END \$\$;
+	CREATE TRIGGER later BEFORE INSERT ON nps.outbox FOR EACH ROW EXECUTE FUNCTION later();
+});
+# the worker waits for its enquire_link longer than the steps below keep
+# the simulator hung (else it would drop the connection itself)
+NpsTest::add_bind($node, 'sim', $sim->port, response_timeout => '20 seconds');
+ok(NpsTest::wait_for($node, "SELECT state = 'bound' FROM nps.smsc_status", 20), 'bound');
+$node->safe_psql('postgres', 'SELECT nps.run_due()');
+ok(NpsTest::wait_for($node, "SELECT count(*) = 1 FROM nps.outbox WHERE state IN ('submitted', 'delivered')", 20),
+	'question 1 accepted');
+my $code = $node->safe_psql('postgres', 'SELECT source_addr FROM nps.outbox');
+my $q2 = "SELECT state FROM nps.outbox WHERE question_no = 2";
+
+# 1. "9" arrives; the SMSC stops reading before its resp.  Question 2 is
+# made claimable: it must wait, the resp unread (before 0.8.0 it went at
+# the next claim).
+$node->safe_psql('postgres', 'INSERT INTO slow DEFAULT VALUES');
+like($sim->control("mo $msisdn $code 9"), qr/^ok/, 'the subscriber answers 9 to question 1');
+$sim->control('hang on');
+ok(NpsTest::wait_for($node, "SELECT count(*) = 1 FROM nps.inbox", 20), 'the reply is stored');
+my $nine = $node->safe_psql('postgres', 'SELECT id FROM nps.inbox');
+$node->safe_psql('postgres', 'DELETE FROM slow');
+$node->safe_psql('postgres', 'UPDATE nps.outbox SET not_before = NULL WHERE question_no = 2');
+# three claims at least (the worker polls every second)
+sleep 3;
+is($node->safe_psql('postgres', $q2), 'queued', 'question 2 is not claimed while the resp of 9 is unread');
+is($node->safe_psql('postgres', "SELECT count(*) FROM nps.smsc_watermark WHERE inbox_id >= $nine"), '0',
+	'the recorded mark is below the reply');
+
+# 2. The SMSC reads again (the resp and the worker's enquire_link behind
+# it): the mark passes the reply.  Question 2 is held back meanwhile.
+$node->safe_psql('postgres', "UPDATE nps.outbox SET not_before = now() + interval '1 hour' WHERE question_no = 2");
+$sim->control('hang off');
+ok(NpsTest::wait_for($node, "SELECT count(*) = 1 FROM nps.smsc_watermark WHERE smsc_name = 'sim' AND inbox_id >= $nine", 20),
+	'the SMSC read the resp: the mark recorded passes the reply');
+
+# 3. The SMSC stops reading; question 2 is claimed and written, unread;
+# PostgreSQL stops at once; the SMSC drops the connection (question 2's
+# submit_sm unread) and reads again.
+$sim->control('hang on');
+$node->safe_psql('postgres', 'UPDATE nps.outbox SET not_before = NULL WHERE question_no = 2');
+ok(NpsTest::wait_for($node, "SELECT state = 'sending' FROM nps.outbox WHERE question_no = 2", 20),
+	'question 2 claimed and written, the SMSC not reading');
+$node->stop('immediate');
+$node->start;
+my $dropped = $sim->control('drop');
+like($dropped, qr/^ok dropped [12]$/, "the SMSC drops the connections ($dropped)");
+$sim->control('hang off');
+ok(NpsTest::wait_for($node, "SELECT count(*) = 1 FROM nps.outbox WHERE question_no = 2 AND state IN ('submitted', 'delivered')", 30),
+	'question 2 sent again and accepted');
+my %s = $sim->stats;
+is($s{redeliveries}, 0, 'the simulator redelivered nothing (it had read the resp)');
+
+# 4. The genuine answer to question 2 is "9" again: an answer, no duplicate.
+like($sim->control("mo $msisdn $code 9"), qr/^ok/, 'the subscriber answers 9 to question 2');
+ok(NpsTest::wait_for($node, "SELECT count(*) = 2 FROM nps.inbox", 20), 'the second reply is stored');
+is($node->safe_psql('postgres', "SELECT status || coalesce(' ' || reason, '') FROM nps.inbox WHERE id <> $nine"),
+	'answered', 'the second 9 is an answer, not a redelivery');
+is($node->safe_psql('postgres', "SELECT string_agg(question_no || '=' || body, ',' ORDER BY question_no) FROM nps.answer"),
+	'1=9,2=9', 'questions 1 and 2 answered');
+ok(NpsTest::wait_for($node, "SELECT count(*) = 1 FROM nps.outbox WHERE question_no = 3", 20),
+	'question 3 is queued');
+
+$node->stop;
+$sim->stop;
+done_testing();
