@@ -61,7 +61,8 @@ ORDER BY 2, 1 LIMIT 20;
 
 -- Rights: the trigger reads and writes with the loading role's privileges,
 -- as the SQL statement did.  A role that may load visits and read what the
--- rules read, but not write sessions, is refused; granted that, it schedules.
+-- rules read, but not write sessions, is refused; granted INSERT on them
+-- (not SELECT: the trigger does not read them), it schedules.
 SET client_min_messages = warning;
 DROP ROLE IF EXISTS cmp_loader;
 CREATE ROLE cmp_loader;
@@ -75,7 +76,7 @@ INSERT INTO nps.visit (msisdn, salon_code, occurred_at, external_ref)
 SELECT '79000000999', min(code), '2026-09-01 12:00+03', 'acl-1' FROM nps.salon;
 \echo :LAST_ERROR_SQLSTATE
 RESET ROLE;
-GRANT SELECT, INSERT ON nps.session TO cmp_loader;
+GRANT INSERT ON nps.session TO cmp_loader;
 GRANT USAGE ON SEQUENCE nps.session_id_seq TO cmp_loader;
 SET ROLE cmp_loader;
 INSERT INTO nps.visit (msisdn, salon_code, occurred_at, external_ref)
