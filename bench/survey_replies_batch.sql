@@ -25,8 +25,11 @@ CHECKPOINT;
 
 SELECT clock_timestamp() AS t0, pg_temp.cpu_s() AS c0 \gset
 \if :{?store}
+-- (each call's result, one row a batch, is not printed)
+\o /dev/null
 SELECT format('SELECT cardinality(nps.store_replies(%L, array_agg(msisdn ORDER BY id), array_agg(short_code ORDER BY id), array_agg(body ORDER BY id), array_agg(now() ORDER BY id))) FROM reply_stream WHERE id > %s AND id <= %s', 'bench', b, b + :batch)
 FROM generate_series(0, :n - 1, :batch) b \gexec
+\o
 INSERT INTO bench_result SELECT 'nps.store_replies (worker) + dialogue, batches of ' || :batch, :n, round(extract(epoch FROM clock_timestamp() - :'t0'::timestamptz)::numeric, 2), pg_temp.cpu_s() - :c0;
 \else
 SELECT format('INSERT INTO nps.inbox (msisdn, short_code, body) SELECT msisdn, short_code, body FROM reply_stream WHERE id > %s AND id <= %s ORDER BY id', b, b + :batch)
