@@ -16,7 +16,7 @@ extern void redelivery_add_candidate(int64 inbox_id, TimestampTz lost_at);
 extern bool redelivery_in_doubt(void);
 extern bool redelivery_candidates(Datum *ids, Datum *lost_at);
 extern bool redelivery_watermark(int64 *mark);
-extern void redelivery_committed(void);
+extern void redelivery_txn_end(bool committed);
 extern bool redelivery_held(Datum *ids);
 extern void redelivery_barrier_now(void);
 extern bool redelivery_may_send(uint32 claim_seq);

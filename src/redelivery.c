@@ -89,13 +89,27 @@ static int	cap_candidates;
 static TimestampTz doubt_until; /* 0: not bound since the candidates came */
 static TimestampTz hold_until;	/* likewise */
 
-/* the replies stored by this worker above the last mark, in order */
+/* the replies stored by this worker above the recorded mark, in order */
 static int64 *stored;
 static int	n_stored;
 static int	cap_stored;
+static int64 highest;			/* of the replies stored and the candidates */
 static bool claim_waits;		/* the last claim held a reply's subscriber */
-static int64 mark_pending;		/* passed to the open store transaction */
+static int64 mark_pending;		/* the open store transaction's mark */
 static int64 mark_recorded;		/* committed */
+
+/*
+ * "a was issued after b": sequence numbers run 1 .. 0x7FFFFFFF and start
+ * again at 1 (worker_next_seq), so they compare on that circle; far fewer
+ * than 2^30 requests are ever outstanding.
+ */
+static bool
+seq_after(uint32 a, uint32 b)
+{
+	uint32		d = (a % 0x7FFFFFFF + 0x7FFFFFFF - b % 0x7FFFFFFF) % 0x7FFFFFFF;
+
+	return d != 0 && d < 0x40000000;
+}
 
 static void *
 grow(void *array, int *cap, int need, Size elem)
@@ -115,6 +129,7 @@ redelivery_add_candidate(int64 inbox_id, TimestampTz lost_at)
 	candidates[n_candidates].inbox_id = inbox_id;
 	candidates[n_candidates].lost_at = lost_at;
 	n_candidates++;
+	highest = Max(highest, inbox_id);
 }
 
 /*
@@ -130,6 +145,7 @@ redelivery_stored(SmppConn *c, uint32 generation, int64 inbox_id)
 
 	stored = grow(stored, &cap_stored, n_stored + 1, sizeof(int64));
 	stored[n_stored++] = inbox_id;
+	highest = Max(highest, inbox_id);
 	if (c->generation != generation || (c->state != CS_BOUND && c->state != CS_UNBINDING))
 	{
 		/* the connection went before the resp could: it will come again */
@@ -155,7 +171,7 @@ redelivery_response(SmppConn *c, uint32 seq)
 	{
 		Unconfirmed *u = &unconfirmed[i][k];
 
-		if (u->generation == c->generation && seq > u->last_seq)
+		if (u->generation == c->generation && seq_after(seq, u->last_seq))
 			continue;
 		unconfirmed[i][kept++] = *u;
 	}
@@ -200,7 +216,7 @@ redelivery_barrier_now(void)
 bool
 redelivery_may_send(uint32 claim_seq)
 {
-	if (W->nconns < 2 || n_unconfirmed[1] == 0 || unconfirmed[1][0].last_seq > claim_seq)
+	if (W->nconns < 2 || n_unconfirmed[1] == 0 || seq_after(unconfirmed[1][0].last_seq, claim_seq))
 		return true;
 	session_barrier(&W->conns[1]);
 	return false;
@@ -245,64 +261,66 @@ holding(void)
 }
 
 /*
- * The mark for nps.smsc_record_watermark (false when it is not above the
- * one recorded, or this worker knows of no reply yet): every reply of the
- * bind up to it is out of doubt, i.e. below the first reply whose resp is
+ * The mark for nps.smsc_record_watermark in the open store transaction
+ * (false when it is not above the one recorded): every reply of the bind up
+ * to it is out of doubt, i.e. below the first reply whose resp is
  * unconfirmed and below every held candidate, or, with none of those, the
- * last reply stored.  The replies stored up to it are forgotten.
+ * highest reply this worker knows of.
  */
 bool
 redelivery_watermark(int64 *mark)
 {
+	bool		held = holding();
 	int64		doubt = PG_INT64_MAX;
-	int			kept = 0;
 
 	for (int i = 0; i < lengthof(unconfirmed); i++)
 		if (n_unconfirmed[i] > 0)
 			doubt = Min(doubt, unconfirmed[i][0].inbox_id);
-	for (int k = 0; holding() && k < n_candidates; k++)
+	for (int k = 0; held && k < n_candidates; k++)
 		doubt = Min(doubt, candidates[k].inbox_id);
-	if (doubt != PG_INT64_MAX)
-		*mark = doubt - 1;
-	else if (n_stored > 0)
-		*mark = stored[n_stored - 1];
-	else
-		return false;
-	for (int k = 0; k < n_stored; k++)
-		if (stored[k] > *mark)
-			stored[kept++] = stored[k];
-	n_stored = kept;
-	mark_pending = *mark;
+	*mark = doubt != PG_INT64_MAX ? doubt - 1 : highest;
+	mark_pending = Max(*mark, mark_recorded);
 	return *mark > mark_recorded;
 }
 
-/* The store transaction committed: its mark is recorded. */
+/*
+ * The store transaction ended.  Committed, its mark is recorded and the
+ * replies up to it are forgotten; rolled back, nothing of it holds.
+ */
 void
-redelivery_committed(void)
+redelivery_txn_end(bool committed)
 {
-	mark_recorded = Max(mark_recorded, mark_pending);
+	int			kept = 0;
+
+	if (committed)
+		mark_recorded = mark_pending;
+	mark_pending = mark_recorded;
+	for (int k = 0; k < n_stored; k++)
+		if (stored[k] > mark_recorded)
+			stored[kept++] = stored[k];
+	n_stored = kept;
 }
 
 /*
  * The replies whose subscribers' messages wait (nps.smsc_claim's p_hold):
- * those above the mark just recorded (redelivery_watermark, called first),
- * and the candidates while held; false when none wait.
+ * those above the mark of this transaction (redelivery_watermark, called
+ * first), and the candidates while held; false when none wait.
  */
 bool
 redelivery_held(Datum *ids)
 {
 	bool		held = holding();
-	int			n = n_stored + (held ? n_candidates : 0);
-	Datum	   *d;
+	Datum	   *d = palloc(sizeof(Datum) * (n_stored + n_candidates));
+	int			n = 0;
 
-	claim_waits = n_stored > 0;
+	for (int k = 0; k < n_stored; k++)
+		if (stored[k] > mark_pending)
+			d[n++] = Int64GetDatum(stored[k]);
+	claim_waits = n > 0;
+	for (int k = 0; held && k < n_candidates; k++)
+		d[n++] = Int64GetDatum(candidates[k].inbox_id);
 	if (n == 0)
 		return false;
-	d = palloc(sizeof(Datum) * n);
-	for (int k = 0; k < n_stored; k++)
-		d[k] = Int64GetDatum(stored[k]);
-	for (int k = 0; held && k < n_candidates; k++)
-		d[n_stored + k] = Int64GetDatum(candidates[k].inbox_id);
 	*ids = PointerGetDatum(construct_array(d, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 	return true;
 }

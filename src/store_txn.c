@@ -216,6 +216,7 @@ store_flush(int claim_limit)
 		run_transaction(claim_limit);
 	if (!ok)
 	{
+		redelivery_txn_end(false);
 		sender_unclaim();
 		W->claim_after = 0;
 		W->outbox_maybe = true;
@@ -226,7 +227,7 @@ store_flush(int claim_limit)
 	}
 	note_success();
 	inbox_store_committed();
-	redelivery_committed();
+	redelivery_txn_end(true);
 	/* a bgworker reports its table statistics itself: without them
 	 * autovacuum would never see the outbox churn (rate-limited inside) */
 	pgstat_report_stat(false);

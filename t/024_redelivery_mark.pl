@@ -7,9 +7,10 @@
 # stored as its duplicate, lost to the dialogue (docs/reliability.md).  Now
 # a message is claimed only once its subscriber's replies are known read,
 # and the claim records that first (nps.smsc_watermark), so after the
-# restart the first "9" is no candidate.  The order is made certain: the
-# simulator stops reading ("hang") at each step, and question 2 is held back
-# (not_before) until the step wants it claimed.
+# restart the first "9" is no candidate; while the mark cannot be recorded
+# nothing is claimed.  The order is made certain: the simulator stops
+# reading ("hang") at each step, and question 2 is held back (not_before)
+# until the step wants it claimed.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -20,9 +21,9 @@ use NpsTest;
 my $sim = NpsTest::Sim->start('--reply-rate', '0', '--receipt-delay-ms', '20');
 my $node = NpsTest::node('redelivery_mark', 'restart_after_crash = on');
 my $msisdn = '79000000001';
-# While "slow" holds a row: storing a reply takes half a second (time to
-# stop the simulator reading before its resp goes out), and a queued message
-# may not be claimed for an hour.
+# While "slow" holds a row: storing a reply takes two seconds (time to stop
+# the simulator reading before its resp goes out), and a queued message may
+# not be claimed for an hour.
 $node->safe_psql('postgres', qq{
 	SELECT nps.generate_network(2026, p_dealers => 1, p_salons => 1);
 	UPDATE nps.region SET send_from = '00:00', send_until = '23:59:59';
@@ -30,7 +31,7 @@ $node->safe_psql('postgres', qq{
 	SELECT '$msisdn', code, now() - interval '25 days', 'v1' FROM nps.salon LIMIT 1;
 	CREATE TABLE slow ();
 	CREATE FUNCTION slow_store() RETURNS trigger LANGUAGE plpgsql AS \$\$
-	BEGIN PERFORM pg_sleep(0.5) FROM slow; RETURN NULL; END \$\$;
+	BEGIN PERFORM pg_sleep(2) FROM slow; RETURN NULL; END \$\$;
 	CREATE TRIGGER slow_store AFTER INSERT ON nps.inbox FOR EACH STATEMENT EXECUTE FUNCTION slow_store();
 	CREATE FUNCTION later() RETURNS trigger LANGUAGE plpgsql AS \$\$
 	BEGIN
@@ -66,19 +67,42 @@ is($node->safe_psql('postgres', "SELECT count(*) FROM nps.smsc_watermark WHERE i
 	'the recorded mark is below the reply');
 
 # 2. The SMSC reads again (the resp and the worker's enquire_link behind
-# it): the mark passes the reply.  Question 2 is held back meanwhile.
-$node->safe_psql('postgres', "UPDATE nps.outbox SET not_before = now() + interval '1 hour' WHERE question_no = 2");
+# it), but the mark cannot be recorded: a trigger refuses it (counting the
+# tries in a sequence, which a rollback does not undo).  The claim's
+# transaction fails and is retried; question 2, claimable, still waits.
+$node->safe_psql('postgres', q{
+	CREATE TABLE refuse_mark ();
+	CREATE SEQUENCE mark_tries;
+	CREATE FUNCTION refuse_mark() RETURNS trigger LANGUAGE plpgsql AS $$
+	BEGIN
+	    IF EXISTS (SELECT FROM refuse_mark) THEN
+	        PERFORM nextval('mark_tries');
+	        RAISE EXCEPTION 'the test refuses the mark';
+	    END IF;
+	    RETURN NEW;
+	END $$;
+	CREATE TRIGGER refuse_mark BEFORE INSERT OR UPDATE ON nps.smsc_watermark
+	    FOR EACH ROW EXECUTE FUNCTION refuse_mark();
+	INSERT INTO refuse_mark DEFAULT VALUES;
+});
 $sim->control('hang off');
-ok(NpsTest::wait_for($node, "SELECT count(*) = 1 FROM nps.smsc_watermark WHERE smsc_name = 'sim' AND inbox_id >= $nine", 20),
-	'the SMSC read the resp: the mark recorded passes the reply');
+ok(NpsTest::wait_for($node, "SELECT is_called FROM mark_tries", 20),
+	'the SMSC read the resp: the worker tries to record the mark');
+sleep 3;
+is($node->safe_psql('postgres', $q2), 'queued', 'question 2 waits while the mark cannot be recorded');
+cmp_ok($node->safe_psql('postgres', 'SELECT last_value FROM mark_tries'), '>=', 2,
+	'the claim is retried, the mark with it');
 
-# 3. The SMSC stops reading; question 2 is claimed and written, unread;
+# 3. The SMSC stops reading; the mark may be recorded again: the retried
+# transaction records it and claims question 2, which is written unread.
 # PostgreSQL stops at once; the SMSC drops the connection (question 2's
 # submit_sm unread) and reads again.
 $sim->control('hang on');
-$node->safe_psql('postgres', 'UPDATE nps.outbox SET not_before = NULL WHERE question_no = 2');
+$node->safe_psql('postgres', 'DELETE FROM refuse_mark');
 ok(NpsTest::wait_for($node, "SELECT state = 'sending' FROM nps.outbox WHERE question_no = 2", 20),
 	'question 2 claimed and written, the SMSC not reading');
+is($node->safe_psql('postgres', "SELECT count(*) FROM nps.smsc_watermark WHERE smsc_name = 'sim' AND inbox_id >= $nine"),
+	'1', 'the mark recorded with the claim passes the reply');
 $node->stop('immediate');
 $node->start;
 my $dropped = $sim->control('drop');
