@@ -21,25 +21,9 @@ use NpsTest;
 my $sim = NpsTest::Sim->start('--reply-rate', '0', '--receipt-delay-ms', '20');
 my $node = NpsTest::node('redelivery_mark', 'restart_after_crash = on');
 my $msisdn = '79000000001';
-# While "slow" holds a row: storing a reply takes two seconds (time to stop
-# the simulator reading before its resp goes out), and a queued message may
-# not be claimed for an hour.
-$node->safe_psql('postgres', qq{
-	SELECT nps.generate_network(2026, p_dealers => 1, p_salons => 1);
-	UPDATE nps.region SET send_from = '00:00', send_until = '23:59:59';
-	INSERT INTO nps.visit (msisdn, salon_code, occurred_at, external_ref)
-	SELECT '$msisdn', code, now() - interval '25 days', 'v1' FROM nps.salon LIMIT 1;
-	CREATE TABLE slow ();
-	CREATE FUNCTION slow_store() RETURNS trigger LANGUAGE plpgsql AS \$\$
-	BEGIN PERFORM pg_sleep(2) FROM slow; RETURN NULL; END \$\$;
-	CREATE TRIGGER slow_store AFTER INSERT ON nps.inbox FOR EACH STATEMENT EXECUTE FUNCTION slow_store();
-	CREATE FUNCTION later() RETURNS trigger LANGUAGE plpgsql AS \$\$
-	BEGIN
-	    IF EXISTS (SELECT FROM slow) THEN NEW.not_before := now() + interval '1 hour'; END IF;
-	    RETURN NEW;
-	END \$\$;
-	CREATE TRIGGER later BEFORE INSERT ON nps.outbox FOR EACH ROW EXECUTE FUNCTION later();
-});
+# The brakes (NpsTest::survey_with_brakes): storing a reply takes two
+# seconds while "slow" holds a row, and a queued message waits an hour.
+NpsTest::survey_with_brakes($node, $msisdn, 2);
 # the worker waits for its enquire_link longer than the steps below keep
 # the simulator hung (else it would drop the connection itself)
 NpsTest::add_bind($node, 'sim', $sim->port, response_timeout => '20 seconds');

@@ -5,6 +5,7 @@
 #   $sim->control('throttle 5');  my %s = $sim->stats;  $sim->stop;  $sim->restart;
 #   NpsTest::add_bind($node, 'main', $sim->port, window_size => 10);
 #   NpsTest::wait_for($node, "SELECT ...");                       # polls until true
+#   NpsTest::survey_with_brakes($node, '79000000001', 0.5);      # a race made certain
 package NpsTest;
 
 use strict;
@@ -67,6 +68,31 @@ sub wait_for
 	diag("timed out waiting for: $query");
 	diag($node->safe_psql('postgres', 'SELECT * FROM nps.smsc_status'));
 	return 0;
+}
+
+# One survey of $msisdn, due at once, with two brakes a test uses to order
+# a race (t/023, t/024): while table "slow" holds a row, storing a reply
+# takes $store_seconds (time to stop the simulator reading before its resp
+# goes out), and a message queued may not be claimed for an hour.
+sub survey_with_brakes
+{
+	my ($node, $msisdn, $store_seconds) = @_;
+	$node->safe_psql('postgres', qq{
+		SELECT nps.generate_network(2026, p_dealers => 1, p_salons => 1);
+		UPDATE nps.region SET send_from = '00:00', send_until = '23:59:59';
+		INSERT INTO nps.visit (msisdn, salon_code, occurred_at, external_ref)
+		SELECT '$msisdn', code, now() - interval '25 days', 'v1' FROM nps.salon LIMIT 1;
+		CREATE TABLE slow ();
+		CREATE FUNCTION slow_store() RETURNS trigger LANGUAGE plpgsql AS \$\$
+		BEGIN PERFORM pg_sleep($store_seconds) FROM slow; RETURN NULL; END \$\$;
+		CREATE TRIGGER slow_store AFTER INSERT ON nps.inbox FOR EACH STATEMENT EXECUTE FUNCTION slow_store();
+		CREATE FUNCTION later() RETURNS trigger LANGUAGE plpgsql AS \$\$
+		BEGIN
+		    IF EXISTS (SELECT FROM slow) THEN NEW.not_before := now() + interval '1 hour'; END IF;
+		    RETURN NEW;
+		END \$\$;
+		CREATE TRIGGER later BEFORE INSERT ON nps.outbox FOR EACH ROW EXECUTE FUNCTION later();
+	});
 }
 
 # Queues $n messages to distinct subscribers (or one msisdn), returns nothing.
