@@ -327,8 +327,7 @@ redelivery_held(Datum *ids)
 
 /*
  * The candidates as arrays for nps.receive_from_smsc (bigint[] ids and
- * timestamptz[] loss times; lost_at may be NULL: nps.smsc_claim takes the
- * ids only); false when there are none to offer.
+ * timestamptz[] loss times); false when there are none to offer.
  */
 bool
 redelivery_candidates(Datum *ids, Datum *lost_at)
@@ -341,8 +340,6 @@ redelivery_candidates(Datum *ids, Datum *lost_at)
 	for (int k = 0; k < n_candidates; k++)
 		d[k] = Int64GetDatum(candidates[k].inbox_id);
 	*ids = PointerGetDatum(construct_array(d, n_candidates, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	if (lost_at == NULL)
-		return true;
 	for (int k = 0; k < n_candidates; k++)
 		d[k] = TimestampTzGetDatum(candidates[k].lost_at);
 	*lost_at = PointerGetDatum(construct_array(d, n_candidates, TIMESTAMPTZOID, 8, FLOAT8PASSBYVAL,
