@@ -235,6 +235,7 @@ extern void sender_init(void);
 extern void sender_free_msg(OutMsg *m);
 extern void sender_claimed(int64 id, const char *msisdn, const char *source_addr, const char *body);
 extern void sender_pump(TimestampTz now);
+extern bool sender_awaits(uint32 seq);
 extern void sender_on_resp(const smpp_header *h, const uint8 *pdu);
 extern bool sender_on_nack(uint32 seq, uint32 status);
 extern void sender_check_timeouts(TimestampTz now);

@@ -95,6 +95,7 @@ static int	n_stored;
 static int	cap_stored;
 static int64 highest;			/* of the replies stored and the candidates */
 static bool claim_waits;		/* the last claim held a reply's subscriber */
+static bool claim_holding;		/* candidates held, as the claim's mark saw it */
 static int64 mark_pending;		/* the open store transaction's mark */
 static int64 mark_recorded;		/* committed */
 
@@ -270,13 +271,14 @@ holding(void)
 bool
 redelivery_watermark(int64 *mark)
 {
-	bool		held = holding();
 	int64		doubt = PG_INT64_MAX;
 
+	/* redelivery_held decides with the same answer: the hold may end between */
+	claim_holding = holding();
 	for (int i = 0; i < lengthof(unconfirmed); i++)
 		if (n_unconfirmed[i] > 0)
 			doubt = Min(doubt, unconfirmed[i][0].inbox_id);
-	for (int k = 0; held && k < n_candidates; k++)
+	for (int k = 0; claim_holding && k < n_candidates; k++)
 		doubt = Min(doubt, candidates[k].inbox_id);
 	*mark = doubt != PG_INT64_MAX ? doubt - 1 : highest;
 	mark_pending = Max(*mark, mark_recorded);
@@ -309,7 +311,7 @@ redelivery_txn_end(bool committed)
 bool
 redelivery_held(Datum *ids)
 {
-	bool		held = holding();
+	bool		held = claim_holding;
 	Datum	   *d = palloc(sizeof(Datum) * (n_stored + n_candidates));
 	int			n = 0;
 

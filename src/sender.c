@@ -396,6 +396,13 @@ window_find(uint32 seq)
 	return e ? e->part : NULL;
 }
 
+/* Whether seq is a submit_sm of ours still waiting for its answer. */
+bool
+sender_awaits(uint32 seq)
+{
+	return window_find(seq) != NULL;
+}
+
 void
 sender_on_resp(const smpp_header *h, const uint8 *pdu)
 {

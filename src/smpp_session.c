@@ -325,8 +325,13 @@ dispatch(SmppConn *c, const smpp_header *h, const uint8 *pdu)
 		session_send_header(c, SMPP_CMD_GENERIC_NACK, SMPP_ST_RINVCMDID, h->sequence_number);
 		return;
 	}
-	/* an answer to our request: the SMSC read what we wrote before it */
-	if (id & SMPP_RESP_BIT)
+	/*
+	 * An answer to a request of ours: the SMSC read what we wrote before it.
+	 * Only one that names a request we wait for (a generic_nack may carry
+	 * the SMSC's own sequence number, or none).
+	 */
+	if ((id & SMPP_RESP_BIT) &&
+		((h->sequence_number == c->req_seq && c->req_deadline != 0) || sender_awaits(h->sequence_number)))
 		redelivery_response(c, h->sequence_number);
 	switch (id)
 	{
