@@ -103,6 +103,26 @@ send_garbage(void)
 }
 
 /*
+ * A generic_nack with a sequence number the ESME never used, on every ESME
+ * connection (sent even while hung: a hung SMSC only reads nothing).
+ */
+static int
+send_stray_nack(uint32_t seq)
+{
+	conn	   *c;
+	int			n = 0;
+
+	for (c = conns; c; c = c->next)
+	{
+		if (c->dead || c->control)
+			continue;
+		send_header(c, SMPP_CMD_GENERIC_NACK, SMPP_ST_RINVCMDID, seq);
+		n++;
+	}
+	return n;
+}
+
+/*
  * System an injected MO goes to: the configured one (queued until it
  * binds), else the newest bound receiver's; -1 if there is none.
  */
@@ -184,6 +204,16 @@ control_command(conn *c, char *line)
 	}
 	else if (strcmp(cmd, "garbage") == 0)
 		reply(c, "ok sent %d", send_garbage());
+	else if (strcmp(cmd, "nack") == 0)
+	{
+		char	   *end = NULL;
+		unsigned long seq = a1 ? strtoul(a1, &end, 0) : 0;
+
+		if (a1 == NULL || *end || seq > 0xFFFFFFFFUL)
+			reply(c, "error usage: nack SEQ");
+		else
+			reply(c, "ok sent %d", send_stray_nack((uint32_t) seq));
+	}
 	else if (strcmp(cmd, "mo") == 0)
 	{
 		/* the text is the rest of the line, inner spaces included */
@@ -224,7 +254,7 @@ control_command(conn *c, char *line)
 		reply(c, "ok reset");
 	}
 	else if (strcmp(cmd, "help") == 0)
-		reply(c, "ok commands: stats throttle qfull reject drop hang garbage mo reset");
+		reply(c, "ok commands: stats throttle qfull reject drop hang garbage nack mo reset");
 	else
 		reply(c, "error unknown command '%s'", cmd);
 }

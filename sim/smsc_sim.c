@@ -286,7 +286,7 @@ usage(FILE *f)
 			"\n"
 			"Control port commands (one line each, answered 'ok ...' or 'error ...'):\n"
 			"  stats | throttle N | qfull N | reject N STATUS | drop | hang on|off |\n"
-			"  garbage | mo MSISDN SHORTCODE TEXT... | reset | help\n");
+			"  garbage | nack SEQ | mo MSISDN SHORTCODE TEXT... | reset | help\n");
 }
 
 static int

@@ -44,6 +44,10 @@ ok(NpsTest::wait_for($node, "SELECT count(*) = 1 FROM nps.inbox", 20), 'the repl
 my $nine = $node->safe_psql('postgres', 'SELECT id FROM nps.inbox');
 $node->safe_psql('postgres', 'DELETE FROM slow');
 $node->safe_psql('postgres', 'UPDATE nps.outbox SET not_before = NULL WHERE question_no = 2');
+# A generic_nack with a sequence number the worker never used proves
+# nothing about what the SMSC read (before 0.8.0's fix it "confirmed" the
+# reply, as if it answered a request written after the resp).
+like($sim->control('nack 1000000'), qr/^ok sent 1$/, 'the SMSC sends a stray generic_nack');
 # three claims at least (the worker polls every second)
 sleep 3;
 is($node->safe_psql('postgres', $q2), 'queued', 'question 2 is not claimed while the resp of 9 is unread');
