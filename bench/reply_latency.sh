@@ -10,7 +10,6 @@
 #   bench/reply_latency.sh            SESSIONS=500 bench/reply_latency.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROOT=$PWD
 . scripts/lib.sh
 
 SESSIONS=${SESSIONS:-2000}
@@ -18,21 +17,16 @@ PORT=${PORT:-$(nps_free_port)}
 
 nps_build_install
 nps_workdir
-SIM_PID=
 cleanup() {
-    [ -n "$SIM_PID" ] && kill "$SIM_PID" 2>/dev/null && wait "$SIM_PID" 2>/dev/null
+    nps_stop_sim
     nps_stop_cluster
     [ -n "${NPS_KEEP:-}" ] || rm -rf "$NPS_WORK"
 }
 trap cleanup EXIT
 
-"$ROOT/sim/nps-smsc-sim" --port 0 --system-id nps --password bench --seed 7 \
+nps_start_sim --system-id nps --password bench --seed 7 \
     --reply-rate 1 --reply-min-ms 200 --reply-max-ms 400 --stop-rate 0 --garbage-rate 0 \
-    --receipt-delay-ms 100 > "$NPS_WORK/sim.out" 2> "$NPS_WORK/sim.err" &
-SIM_PID=$!
-for _ in $(seq 50); do grep -q '^listening on' "$NPS_WORK/sim.out" && break; sleep 0.1; done
-SIM_PORT=$(sed -n 's/^listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$NPS_WORK/sim.out" | head -1)
-[ -n "$SIM_PORT" ] || { echo "the simulator did not start" >&2; cat "$NPS_WORK/sim.err" >&2; exit 1; }
+    --receipt-delay-ms 100
 
 nps_start_cluster "$PORT" </dev/null
 psql_() { as_postgres env PGHOST="$PGHOST" PGPORT="$PGPORT" "$NPS_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 "$@"; }

@@ -25,9 +25,8 @@ PORT=${NPS_BENCH_PGPORT:-$(nps_free_port)}
 
 nps_build_install
 nps_workdir
-SIM_PID=
 cleanup() {
-    [ -n "$SIM_PID" ] && kill "$SIM_PID" 2>/dev/null || true
+    nps_stop_sim
     nps_stop_cluster
     [ -n "${NPS_KEEP:-}" ] || rm -rf "$NPS_WORK"
 }
@@ -45,13 +44,7 @@ bench_conf() {
 nps_start_cluster "$PORT" < <(bench_conf)
 psql() { as_postgres "$NPS_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -h "$NPS_WORK" -p "$PORT" -U postgres -d postgres "$@"; }
 
-start_sim() {
-    sim/nps-smsc-sim --port 0 --sink "$@" > "$NPS_WORK/sim.out" 2>&1 &
-    SIM_PID=$!
-    for _ in $(seq 100); do grep -q listening "$NPS_WORK/sim.out" && break; sleep 0.05; done
-    SIM_PORT=$(sed -n 's/^listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$NPS_WORK/sim.out")
-}
-stop_sim() { kill "$SIM_PID"; wait "$SIM_PID" 2>/dev/null || true; SIM_PID=; }
+start_sim() { nps_start_sim --sink "$@"; }
 
 echo "== machine: $(nproc) cores, $(uname -r); PostgreSQL $("$NPS_BINDIR/postgres" --version | awk '{print $3}')"
 
@@ -61,7 +54,7 @@ start_sim
 blast=$(bench/smpp-blast --port "$SIM_PORT" --count "$COUNT" --window "$WINDOW" --text 'Оцените салон от 0 до 10')
 echo "$blast"
 blast_rate=$(sed -n 's/.*rate=\([0-9.]*\).*/\1/p' <<<"$blast")
-stop_sim
+nps_stop_sim
 
 echo "== 2. nps: $COUNT queued outbox rows -> submit_sm -> receipt recorded (delivered)"
 # NPS_BENCH_RECEIPT_DELAY_MS: the simulator holds each receipt that long

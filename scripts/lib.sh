@@ -66,5 +66,24 @@ nps_stop_cluster() {
     fi
 }
 
+# Starts the SMSC simulator (sim/) on a free port of 127.0.0.1 with the
+# given options, its output in $NPS_WORK/sim.out and sim.err; sets SIM_PID
+# and SIM_PORT.  nps_stop_sim stops it (harmless when none runs).
+nps_start_sim() {
+    "$(dirname "${BASH_SOURCE[0]}")/../sim/nps-smsc-sim" --port 0 "$@" > "$NPS_WORK/sim.out" 2> "$NPS_WORK/sim.err" &
+    SIM_PID=$!
+    for _ in $(seq 100); do grep -q '^listening on' "$NPS_WORK/sim.out" && break; sleep 0.05; done
+    SIM_PORT=$(sed -n 's/^listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$NPS_WORK/sim.out" | head -1)
+    [ -n "$SIM_PORT" ] || { echo "the simulator did not start" >&2; cat "$NPS_WORK/sim.err" >&2; return 1; }
+}
+
+nps_stop_sim() {
+    if [ -n "${SIM_PID:-}" ]; then
+        kill "$SIM_PID" 2>/dev/null || true
+        wait "$SIM_PID" 2>/dev/null || true
+    fi
+    SIM_PID=
+}
+
 # A TCP port free on 127.0.0.1 right now.
 nps_free_port() { perl -MIO::Socket::INET -e 'print IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1:0")->sockport'; }
